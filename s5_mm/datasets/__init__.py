@@ -1,0 +1,1 @@
+from . import openearthmap, transforms, unlabeled_dataset  # noqa: F401

@@ -1,0 +1,1 @@
+"""OpenEarthMap dataset. Owner: issue 5."""

@@ -1,0 +1,1 @@
+"""Transforms for semi-supervised segmentation views. Owner: issue 4."""

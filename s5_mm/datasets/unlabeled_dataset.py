@@ -1,0 +1,1 @@
+"""Unlabeled image dataset (folder or split file). Owner: issue 4."""

@@ -1,0 +1,2 @@
+from . import entropy_diversity_selector_hook  # noqa: F401
+from . import fixmatch_visualization_hook  # noqa: F401

@@ -1,0 +1,1 @@
+"""Data-selection hook. Owner: issue 7."""

@@ -1,0 +1,1 @@
+"""FixMatch visualization hook. Owner: issue 4."""

@@ -1,0 +1,1 @@
+"""Layer-wise lr decay constructor. Owner: issue 3."""

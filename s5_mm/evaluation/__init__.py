@@ -1,0 +1,1 @@
+from . import multi_dataset_metrics  # noqa: F401

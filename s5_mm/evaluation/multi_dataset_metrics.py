@@ -1,0 +1,1 @@
+"""Per-dataset metrics. Owner: issues 5 and 6."""

@@ -1,0 +1,1 @@
+from . import backbones, detectors, necks, segmentors, utils  # noqa: F401

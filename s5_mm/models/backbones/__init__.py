@@ -1,0 +1,1 @@
+from . import moe_vit  # noqa: F401

@@ -1,0 +1,1 @@
+"""MoE-FFN Vision Transformer (MoEViT). Owner: issue 3."""

@@ -1,0 +1,1 @@
+from . import multi_dataset_two_stage  # noqa: F401

@@ -1,0 +1,1 @@
+"""Multi-dataset oriented two-stage detector (MoE-MDF detection). Owner: issue 6."""

@@ -1,0 +1,1 @@
+from . import feature2pyramid_ln  # noqa: F401

@@ -1,0 +1,1 @@
+"""Feature2Pyramid with a channel LayerNorm (authors' neck layout). Owner: issue 3."""

@@ -1,0 +1,2 @@
+from . import fixmatch_segmentor  # noqa: F401
+from . import multi_dataset_encoder_decoder  # noqa: F401

@@ -1,0 +1,1 @@
+"""FixMatch semi-supervised segmentor. Owner: issue 4."""

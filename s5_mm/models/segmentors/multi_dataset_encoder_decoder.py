@@ -1,0 +1,1 @@
+"""Multi-dataset encoder-decoder (MoE-MDF segmentation). Owner: issue 5."""

@@ -1,0 +1,1 @@
+"""Entropy + diversity selection of unlabeled images (issue 7)."""
