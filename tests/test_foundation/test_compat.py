@@ -109,3 +109,14 @@ def test_safe_loader_still_refuses_arbitrary_getattr(tmp_path):
     torch.save({'x': Evil()}, path)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+
+
+def test_mim_extension_exposes_configs_and_tools():
+    """setup.py's mim extension: `mim train s5_mm CONFIG` looks under s5_mm/.mim."""
+    import os.path as osp
+
+    import s5_mm
+    mim_root = osp.join(osp.dirname(s5_mm.__file__), '.mim')
+    assert osp.isfile(osp.join(mim_root, 'tools', 'train.py'))
+    assert osp.isfile(osp.join(
+        mim_root, 'configs', 'demo', 'upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'))
