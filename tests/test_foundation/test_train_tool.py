@@ -55,3 +55,22 @@ def test_train_checkpoint_and_resume(tmp_path):
     for idx, state in ckpt4['optimizer']['state'].items():
         torch.testing.assert_close(res4['optimizer']['state'][idx]['exp_avg'], state['exp_avg'],
                                    atol=1e-7, rtol=1e-5)
+
+
+def test_test_tool_reports_metric(tmp_path):
+    work = tmp_path / 'train'
+    _train(work)
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', CONFIG, str(work / 'iter_4.pth'),
+         '--work-dir', str(tmp_path / 'test')],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import re
+    m = re.search(r'mIoU: ([0-9.]+)', proc.stdout + proc.stderr)
+    assert m is not None and 0.0 <= float(m.group(1)) <= 100.0
+
+
+def test_train_tool_errors_on_missing_config(tmp_path):
+    proc = subprocess.run([sys.executable, 'tools/train.py', 'configs/nope.py'],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and 'config file not found: configs/nope.py' in proc.stderr
