@@ -1,1 +1,315 @@
-"""MoE-FFN Vision Transformer (MoEViT). Owner: issue 3."""
+"""MoE-FFN Vision Transformer (MoEViT) of S5.
+
+mmseg's :class:`~mmseg.models.backbones.VisionTransformer` whose every FFN
+output projection (fc2, ``hidden -> C``) is split into a *shared* linear
+(``hidden -> C - P``) and one *dataset-specific expert* per dataset
+(``hidden -> P``); the two outputs are concatenated back to ``C`` channels.
+Only the expert of a sample's own dataset runs, so a forward costs what a
+dense ViT forward costs, also for batches that mix datasets.
+"""
+import inspect
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.model import ModuleList
+from mmseg.models.backbones.vit import (TransformerEncoderLayer,
+                                        VisionTransformer)
+from mmseg.registry import MODELS
+from torch import Tensor
+
+# One contiguous run of samples (after sorting the batch by dataset id) that
+# shares an expert: (expert id, first sample, end sample).
+ExpertGroups = Tuple[Tuple[int, int, int], ...]
+
+
+class MoEFFN(FFN):
+    """mmcv's FFN whose output projection is a shared part plus experts.
+
+    Parameter names follow the authors' layout: ``layers.{num_fcs - 1}`` is
+    the shared fc2 (``C - P`` outputs) and ``experts.k`` the expert of the
+    k-th dataset (``P`` outputs).
+
+    Args:
+        num_experts (int): Number of datasets (experts).
+        expert_channels (int): Output channels P of each expert.
+        **kwargs: Arguments of :class:`mmcv.cnn.bricks.transformer.FFN`.
+    """
+
+    def __init__(self, num_experts: int, expert_channels: int, **kwargs):
+        super().__init__(**kwargs)
+        hidden, dims = self.feedforward_channels, self.embed_dims
+        self.expert_channels = expert_channels
+        self.layers[-2] = nn.Linear(hidden, dims - expert_channels)
+        self.experts = ModuleList(
+            nn.Linear(hidden, expert_channels) for _ in range(num_experts))
+
+    @property
+    def shared_fc(self) -> nn.Linear:
+        """The shared part of fc2 (``C - P`` output channels)."""
+        return self.layers[-2]
+
+    def project(self, hidden: Tensor, groups: ExpertGroups) -> Tensor:
+        """fc2 of the MoE FFN: shared part on all tokens, each expert on the
+        samples of its group only (the batch is sorted by dataset id)."""
+        shared = self.shared_fc(hidden)
+        if len(groups) == 1:
+            expert = self.experts[groups[0][0]](hidden)
+        else:
+            expert = torch.cat([
+                self.experts[k](hidden[start:end])
+                for k, start, end in groups
+            ])
+        return torch.cat([shared, expert], dim=-1)
+
+    def forward(self,
+                x: Tensor,
+                groups: ExpertGroups,
+                identity: Optional[Tensor] = None) -> Tensor:
+        """Same as ``FFN.forward`` with the routed fc2."""
+        out = x
+        for i in range(len(self.layers) - 2):  # fc1, activation, dropout
+            out = self.layers[i](out)
+        out = self.layers[-1](self.project(out, groups))
+        out = self.gamma2(out)
+        if not self.add_identity:
+            return self.dropout_layer(out)
+        if identity is None:
+            identity = x
+        return identity + self.dropout_layer(out)
+
+
+class MoETransformerEncoderLayer(TransformerEncoderLayer):
+    """mmseg's ViT encoder layer with a :class:`MoEFFN`.
+
+    The expert groups of the current batch are set by :class:`MoEViT` in
+    ``expert_groups`` before the forward; the layer binds them into the
+    (possibly checkpointed) inner forward so that recomputation in the
+    backward pass routes exactly like the forward did.
+    """
+
+    expert_groups: Optional[ExpertGroups] = None
+
+    def build_ffn(self, ffn_cfg: dict) -> None:
+        """Build the MoE FFN instead of mmcv's dense FFN."""
+        self.ffn = MoEFFN(**ffn_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        groups = self.expert_groups
+        if groups is None:
+            raise RuntimeError(
+                'MoETransformerEncoderLayer was called without expert groups: '
+                'run it through MoEViT.forward(inputs, dataset_ids).')
+
+        def _inner_forward(x):
+            x = self.attn(self.norm1(x), identity=x)
+            return self.ffn(self.norm2(x), groups, identity=x)
+
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(_inner_forward, x, use_reentrant=False)
+        return _inner_forward(x)
+
+
+_VIT_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(
+        VisionTransformer.__init__).parameters.items()
+    if p.default is not inspect.Parameter.empty
+}
+
+
+@MODELS.register_module()
+class MoEViT(VisionTransformer):
+    """Vision Transformer with dataset-specific FFN experts (MoE-MDF of S5).
+
+    `S5: Scalable Semi-Supervised Semantic Segmentation in Remote Sensing
+    <https://arxiv.org/abs/2508.12409>`_.
+
+    Every layer's fc2 is split into a shared linear with ``C - P`` outputs and
+    one expert with ``P`` outputs per dataset. A dense mmseg
+    ``VisionTransformer`` state dict loads directly (``load_state_dict`` or
+    ``init_cfg=dict(type='Pretrained', ...)``): the first ``C - P`` rows of the
+    dense fc2 become the shared part and the last ``P`` rows are copied into
+    every expert, so the model then computes exactly the dense ViT.
+
+    Args:
+        dataset_names (Sequence[str]): Dataset names; their order fixes the
+            expert ids.
+        expert_channels (int): Output channels P of each expert,
+            ``0 < P < embed_dims``.
+        **kwargs: Arguments of mmseg's ``VisionTransformer``.
+    """
+
+    def __init__(self, dataset_names: Sequence[str], expert_channels: int,
+                 **kwargs):
+        unknown = set(kwargs) - set(_VIT_DEFAULTS)
+        if unknown:
+            raise TypeError(f'MoEViT got unknown arguments {sorted(unknown)}')
+        cfg = {**_VIT_DEFAULTS, **kwargs}
+        if isinstance(dataset_names, str) or not dataset_names or not all(
+                isinstance(n, str) for n in dataset_names):
+            raise ValueError('MoEViT: dataset_names must be a non-empty list '
+                             f'of str, got {dataset_names!r}')
+        if len(set(dataset_names)) != len(dataset_names):
+            raise ValueError(
+                f'MoEViT: dataset_names has duplicates: {list(dataset_names)}')
+        embed_dims = cfg['embed_dims']
+        if not isinstance(expert_channels, int) or not (
+                0 < expert_channels < embed_dims):
+            raise ValueError(
+                f'MoEViT: expert_channels must be an int with 0 < '
+                f'expert_channels < embed_dims={embed_dims}, got '
+                f'{expert_channels!r}')
+        num_layers = cfg['num_layers']
+        out_indices = cfg['out_indices']
+        if out_indices == -1:
+            out_indices = num_layers - 1
+        # Build VisionTransformer without layers, then the MoE layers.
+        super().__init__(**{**kwargs, 'num_layers': 0,
+                            'out_indices': out_indices})
+        self.dataset_names = list(dataset_names)
+        self.embed_dims = embed_dims
+        self.expert_channels = expert_channels
+        dpr = torch.linspace(  # on CPU: works under torch.device('meta')
+            0, cfg['drop_path_rate'], num_layers, device='cpu').tolist()
+        self.layers = ModuleList(
+            MoETransformerEncoderLayer(
+                embed_dims=embed_dims,
+                num_heads=cfg['num_heads'],
+                feedforward_channels=cfg['mlp_ratio'] * embed_dims,
+                attn_drop_rate=cfg['attn_drop_rate'],
+                drop_rate=cfg['drop_rate'],
+                drop_path_rate=dpr[i],
+                num_fcs=cfg['num_fcs'],
+                qkv_bias=cfg['qkv_bias'],
+                act_cfg=cfg['act_cfg'],
+                norm_cfg=cfg['norm_cfg'],
+                with_cp=cfg['with_cp'],
+                batch_first=True,
+                attn_cfg=dict(),
+                ffn_cfg=dict(
+                    num_experts=len(self.dataset_names),
+                    expert_channels=expert_channels))
+            for i in range(num_layers))
+        self._freeze()
+        self.register_load_state_dict_pre_hook(_load_dense_pre_hook)
+
+    def _expert_groups(self, dataset_ids: Union[Tensor, int, None],
+                       batch_size: int
+                       ) -> Tuple[ExpertGroups, Optional[Tensor]]:
+        """Validate ids; return the groups and the sorting permutation."""
+        names = self.dataset_names
+        if dataset_ids is None:
+            if len(names) > 1:
+                raise ValueError(
+                    f'MoEViT with datasets {names} needs dataset_ids (an int '
+                    'or a LongTensor of shape (B,)) in forward.')
+            dataset_ids = 0
+        if isinstance(dataset_ids, int):
+            if not 0 <= dataset_ids < len(names):
+                raise ValueError(
+                    f'dataset id {dataset_ids} out of range: valid ids are '
+                    f'0..{len(names) - 1} for datasets {names}')
+            return ((dataset_ids, 0, batch_size), ), None
+        ids = torch.as_tensor(dataset_ids)
+        if ids.dtype.is_floating_point or ids.shape != (batch_size, ):
+            raise ValueError(
+                'dataset_ids must be an int or an integer tensor of shape '
+                f'({batch_size},), got {ids.dtype} of shape {tuple(ids.shape)}')
+        ids_list = ids.tolist()
+        bad = sorted({i for i in ids_list if not 0 <= i < len(names)})
+        if bad:
+            raise ValueError(f'dataset ids {bad} out of range: valid ids are '
+                             f'0..{len(names) - 1} for datasets {names}')
+        perm = None
+        if any(a > b for a, b in zip(ids_list, ids_list[1:])):
+            perm = torch.argsort(ids, stable=True)
+            ids_list = sorted(ids_list)
+        groups, start = [], 0
+        for end in range(1, batch_size + 1):
+            if end == batch_size or ids_list[end] != ids_list[start]:
+                groups.append((ids_list[start], start, end))
+                start = end
+        return tuple(groups), perm
+
+    def forward(self,
+                inputs: Tensor,
+                dataset_ids: Union[Tensor, int, None] = None) -> tuple:
+        """Forward with every sample routed to its dataset's expert.
+
+        Args:
+            inputs (Tensor): Images of shape (B, C, H, W).
+            dataset_ids (Tensor | int, optional): Dataset id (position in
+                ``dataset_names``) per sample, shape (B,), or one int for the
+                whole batch. May be omitted with a single dataset.
+
+        Returns:
+            tuple: The feature maps of VisionTransformer, in input order.
+        """
+        groups, perm = self._expert_groups(dataset_ids, inputs.shape[0])
+        if perm is not None:
+            inputs = inputs[perm.to(inputs.device)]
+        for layer in self.layers:
+            layer.expert_groups = groups
+        try:
+            outs = super().forward(inputs)
+        finally:
+            for layer in self.layers:
+                layer.expert_groups = None
+        if perm is None:
+            return outs
+        inverse = torch.argsort(perm).to(inputs.device)
+        return tuple(_take(out, inverse) for out in outs)
+
+
+def _take(out: Union[Tensor, List[Tensor]], index: Tensor):
+    """Reorder the batch of a feature map (or [feature, cls token])."""
+    if isinstance(out, Tensor):
+        return out[index]
+    return [o[index] for o in out]
+
+
+def _load_dense_pre_hook(module: MoEViT, state_dict: dict, prefix: str,
+                         *args) -> None:
+    """Split dense fc2 weights into shared part + experts, check shapes.
+
+    A dense ``layers.i.ffn.layers.{num_fcs-1}`` (C outputs) without
+    ``experts`` keys is split: rows ``[:C-P]`` -> shared, ``[C-P:]`` -> every
+    expert. Then every backbone key must match the model's shape, else a
+    ValueError names the key and both shapes (mmengine's non-strict loading
+    would only warn).
+    """
+    dims, p = module.embed_dims, module.expert_channels
+    for i, layer in enumerate(module.layers):
+        ffn = f'{prefix}layers.{i}.ffn.'
+        fc2 = f'{ffn}layers.{len(layer.ffn.layers) - 2}.'
+        w = state_dict.get(fc2 + 'weight')
+        if w is None or w.shape[0] != dims:
+            continue
+        if any(k.startswith(ffn + 'experts.') for k in state_dict):
+            raise ValueError(
+                f"checkpoint has a dense '{fc2}weight' of shape "
+                f'{tuple(w.shape)} AND expert weights under '
+                f"'{ffn}experts.': it is neither a dense nor an MoEViT "
+                'checkpoint')
+        for name in ('weight', 'bias'):
+            if fc2 + name not in state_dict:
+                continue
+            dense = state_dict.pop(fc2 + name)
+            state_dict[fc2 + name] = dense[:dims - p]
+            for k in range(len(layer.ffn.experts)):
+                state_dict[f'{ffn}experts.{k}.{name}'] = dense[dims - p:]
+    own = dict(module.named_parameters())
+    own.update(module.named_buffers())
+    for name, value in own.items():
+        loaded = state_dict.get(prefix + name)
+        if loaded is not None and tuple(loaded.shape) != tuple(value.shape):
+            raise ValueError(
+                f"checkpoint key '{prefix + name}' has shape "
+                f'{tuple(loaded.shape)} but MoEViT (embed_dims={dims}, '
+                f'expert_channels={p}, {len(module.dataset_names)} datasets) '
+                f'expects {tuple(value.shape)}: build the model with the '
+                'dimensions of the checkpoint or convert it first '
+                '(tools/model_converters/).')
