@@ -1,2 +1,3 @@
 from . import entropy_diversity_selector_hook  # noqa: F401
 from . import fixmatch_visualization_hook  # noqa: F401
+from . import ema_teacher_hook  # noqa: F401

@@ -1,1 +1,379 @@
-"""FixMatch semi-supervised segmentor. Owner: issue 4."""
+"""FixMatch semi-supervised segmentor (the S4P stage of S5)."""
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList)
+from torch import Tensor
+
+DEFAULT_SEMI_TRAIN_CFG = dict(
+    teacher='self',  # 'self' (paper) or 'ema' (needs EMATeacherHook)
+    conf_thr=0.95,
+    sup_weight=1.0,
+    unsup_weight=1.0,
+    cutmix_prob=0.5,
+    cutmix_area=(0.02, 0.4),
+    cutmix_ratio=(0.3, 1 / 0.3),
+    comp_drop=False,  # UniMatch V2: two strong views, complementary dropout
+    comp_drop_keep=0.5,  # fraction of samples whose features are not dropped
+    fp_weight=0.0,  # UniMatch feature perturbation stream (0.5 to enable)
+    fp_drop=0.5,
+    log_class_hist=True,
+)
+
+
+def cutmix_boxes(num: int, height: int, width: int, prob: float,
+                 area: Sequence[float], ratio: Sequence[float],
+                 generator: torch.Generator) -> Tensor:
+    """Random CutMix boxes as masks, as in UniMatch's ``obtain_cutmix_box``.
+
+    With probability ``prob`` a sample gets a box whose area is a uniform
+    fraction ``area`` of the image and whose aspect ratio h/w is uniform in
+    ``ratio``, placed uniformly inside the image; otherwise an empty mask.
+
+    Returns:
+        Tensor: bool (num, height, width), True inside the box.
+    """
+    masks = torch.zeros(num, height, width, dtype=torch.bool)
+    rnd = torch.rand(num, 5, generator=generator, dtype=torch.float64)
+    for i in range(num):
+        if rnd[i, 0] >= prob:
+            continue
+        size = (area[0] + (area[1] - area[0]) * rnd[i, 1].item()) * height * width
+        r = ratio[0] + (ratio[1] - ratio[0]) * rnd[i, 2].item()
+        box_w = min(max(int((size / r)**0.5), 1), width)
+        box_h = min(max(int((size * r)**0.5), 1), height)
+        x = int(rnd[i, 3].item() * (width - box_w + 1))
+        y = int(rnd[i, 4].item() * (height - box_h + 1))
+        masks[i, y:y + box_h, x:x + box_w] = True
+    return masks
+
+
+def pseudo_label_loss(logits: Tensor, pseudo_label: Tensor, conf: Tensor,
+                      ignore: Tensor, conf_thr: float) -> Tensor:
+    """FixMatch's unsupervised cross-entropy.
+
+    Per-pixel CE against the pseudo-label, kept where the confidence is
+    ``>= conf_thr`` and the pixel is not padding, summed and divided by the
+    number of non-padding pixels (UniMatch's normalisation).
+
+    Args:
+        logits (Tensor): (B, C, H, W) student logits.
+        pseudo_label (Tensor): (B, H, W) long.
+        conf (Tensor): (B, H, W) max softmax of the teacher.
+        ignore (Tensor): (B, H, W) bool, True on padding.
+        conf_thr (float): Confidence threshold tau.
+    """
+    ce = F.cross_entropy(logits.float(), pseudo_label, reduction='none')
+    keep = (conf >= conf_thr) & ~ignore
+    return (ce * keep).sum() / (~ignore).sum().clamp(min=1)
+
+
+@MODELS.register_module()
+class FixMatchSegmentor(BaseModel):
+    """FixMatch for semantic segmentation, with UniMatch / UniMatch V2 options.
+
+    S4P stage of `S5 <https://arxiv.org/abs/2508.12409>`_; method from
+    `FixMatch <https://arxiv.org/abs/2001.07685>`_, with the options of
+    `UniMatch <https://arxiv.org/abs/2208.09910>`_ and
+    `UniMatch V2 <https://arxiv.org/abs/2410.10777>`_. Follows mmdet's
+    ``SemiBaseDetector``: one segmentor config builds the student (and the
+    EMA teacher), inputs come as branches ``sup`` (labeled), ``unsup_teacher``
+    (weak view) and ``unsup_student`` (+ ``unsup_student2``: strong views) from
+    mmdet's ``MultiBranch`` and ``MultiBranchDataPreprocessor``, and losses are
+    prefixed ``sup_`` / ``unsup_``.
+
+    Per iteration: the teacher predicts the weak view without gradient
+    (pseudo-label = argmax, confidence = max softmax); every strong view is
+    CutMix-ed with the batch in reverse order (one box per sample, applied
+    alike to image, pseudo-label, confidence and padding mask); the loss is
+    ``(sup_weight * L_sup + unsup_weight * L_unsup) / 2`` with ``L_unsup``
+    the cross-entropy on pixels with confidence >= ``conf_thr`` normalised by
+    the number of non-padding pixels (padding = ignore index in the weak
+    view's ``gt_sem_seg``, see ``LoadIgnoreMask``).
+
+    ``semi_train_cfg`` keys (defaults in ``DEFAULT_SEMI_TRAIN_CFG``):
+
+    - ``teacher``: ``'self'`` (the paper: the student in eval mode predicts
+      the weak view) or ``'ema'`` (separate teacher updated by
+      ``EMATeacherHook`` / mmdet's ``MeanTeacherHook``).
+    - ``conf_thr``, ``sup_weight``, ``unsup_weight``.
+    - ``cutmix_prob``, ``cutmix_area``, ``cutmix_ratio``: the CutMix box.
+    - ``comp_drop``: UniMatch V2's two strong views whose backbone features
+      get complementary channel dropout (needs an ``unsup_student2``
+      branch); ``comp_drop_keep``: fraction of samples left undropped.
+    - ``fp_weight``: weight of UniMatch's feature-perturbation stream (the
+      student on the weak view with channel dropout ``fp_drop`` on its
+      backbone features, against the uncut pseudo-label);
+      ``L_unsup = (1 - fp_weight) * L_strong + fp_weight * L_fp``.
+    - ``log_class_hist``: log the share of each class among confident
+      pseudo-labels (``unsup_pl_cls{k}``), besides ``unsup_conf_ratio``.
+
+    Random draws (CutMix boxes, dropout masks) use a generator seeded with
+    torch's initial seed and the runner's iteration, so a resumed run draws
+    what the uninterrupted run would have drawn.
+
+    Args:
+        segmentor (dict): Config of an mmseg ``EncoderDecoder``.
+        semi_train_cfg (dict, optional): See above.
+        semi_test_cfg (dict, optional): ``predict_on``: ``'student'`` or
+            ``'teacher'`` (the default when the teacher is ``'ema'``).
+        data_preprocessor (dict, optional): Usually mmdet's
+            ``MultiBranchDataPreprocessor`` around ``SegDataPreProcessor``.
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self,
+                 segmentor: ConfigType,
+                 semi_train_cfg: OptConfigType = None,
+                 semi_test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        cfg = dict(DEFAULT_SEMI_TRAIN_CFG)
+        unknown = set(semi_train_cfg or {}) - set(cfg)
+        if unknown:
+            raise KeyError(f'FixMatchSegmentor: unknown semi_train_cfg keys '
+                           f'{sorted(unknown)}; valid keys: {sorted(cfg)}')
+        cfg.update(semi_train_cfg or {})
+        if cfg['teacher'] not in ('self', 'ema'):
+            raise ValueError("FixMatchSegmentor: semi_train_cfg.teacher must "
+                             f"be 'self' or 'ema', got {cfg['teacher']!r}")
+        self.semi_train_cfg = cfg
+        self.semi_test_cfg = dict(
+            predict_on='teacher' if cfg['teacher'] == 'ema' else 'student')
+        self.semi_test_cfg.update(semi_test_cfg or {})
+        if (self.semi_test_cfg['predict_on'] == 'teacher'
+                and cfg['teacher'] != 'ema'):
+            raise ValueError("FixMatchSegmentor: semi_test_cfg.predict_on="
+                             "'teacher' needs semi_train_cfg.teacher='ema'")
+        self.student = MODELS.build(segmentor)
+        if cfg['teacher'] == 'ema':
+            self.teacher = MODELS.build(copy.deepcopy(segmentor))
+            self.teacher.eval()
+            self.teacher.requires_grad_(False)
+        self.ignore_index = self.student.decode_head.ignore_index
+        self._calls = 0
+        self.vis_requested = False
+        self.vis_data: Optional[Dict[str, Tensor]] = None
+
+    # ------------------------------------------------------------------ modes
+    def forward(self,
+                inputs: Union[Tensor, Dict[str, Tensor]],
+                data_samples: Union[OptSampleList, Dict[str, SampleList]] = None,
+                mode: str = 'tensor'):
+        """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._predictor()._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    def _predictor(self) -> nn.Module:
+        return getattr(self, self.semi_test_cfg['predict_on'])
+
+    def predict(self, inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """Predict with the student or the teacher (``semi_test_cfg``)."""
+        return self._predictor().predict(inputs, data_samples)
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        """Features of the predicting network."""
+        return self._predictor().extract_feat(inputs)
+
+    # --------------------------------------------------------------- training
+    def loss(self, multi_batch_inputs: Dict[str, Tensor],
+             multi_batch_data_samples: Dict[str, SampleList]) -> dict:
+        """Supervised + FixMatch losses from the multi-branch batch."""
+        cfg = self.semi_train_cfg
+        strong_keys = self._strong_branches(multi_batch_inputs)
+        losses = self.student.loss(multi_batch_inputs['sup'],
+                                   multi_batch_data_samples['sup'])
+        losses = rename_loss_dict(
+            'sup_', reweight_loss_dict(losses, cfg['sup_weight'] / 2))
+
+        weak = multi_batch_inputs['unsup_teacher']
+        ignore = self._ignore_mask(multi_batch_data_samples['unsup_teacher'],
+                                   weak)
+        with torch.no_grad():
+            probs = self._teacher_logits(weak).float().softmax(dim=1)
+        conf, pseudo_label = probs.max(dim=1)
+        generator = self._generator()
+
+        # CutMix every strong view with the reversed batch
+        b, _, h, w = weak.shape
+        images, targets = [], []
+        for key in strong_keys:
+            box = cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
+                               cfg['cutmix_ratio'], generator).to(weak.device)
+            img = multi_batch_inputs[key]
+            images.append(torch.where(box[:, None], img.flip(0), img))
+            targets.append(
+                tuple(
+                    torch.where(box, t.flip(0), t)
+                    for t in (pseudo_label, conf, ignore)))
+        feat_fn = None
+        if cfg['comp_drop']:
+            feat_fn = lambda feats: self._comp_dropout(feats, generator)  # noqa
+        logits = self._student_logits(torch.cat(images), feat_fn)
+        loss_strong = sum(
+            pseudo_label_loss(lg, *tgt, cfg['conf_thr'])
+            for lg, tgt in zip(logits.chunk(len(images)), targets)) / len(images)
+
+        scale = cfg['unsup_weight'] / 2
+        fp_weight = cfg['fp_weight']
+        losses['unsup_loss_seg'] = loss_strong * scale * (1 - fp_weight)
+        if fp_weight > 0:
+            logits_fp = self._student_logits(
+                weak, lambda feats: self._channel_dropout(feats, generator))
+            losses['unsup_loss_fp'] = scale * fp_weight * pseudo_label_loss(
+                logits_fp, pseudo_label, conf, ignore, cfg['conf_thr'])
+        losses.update(self._pseudo_label_stats(pseudo_label, conf, ignore,
+                                               probs.shape[1]))
+        if self.vis_requested:
+            self.vis_data = dict(
+                weak=weak[0].detach(), strong=images[0][0].detach(),
+                pseudo_label=targets[0][0][0].detach(),
+                conf_mask=((targets[0][1][0] >= cfg['conf_thr'])
+                           & ~targets[0][2][0]).detach(),
+                pred=logits[0].detach().argmax(dim=0))
+        return losses
+
+    def _strong_branches(self, inputs: Dict[str, Tensor]) -> List[str]:
+        keys = ['unsup_student'] + (['unsup_student2']
+                                    if self.semi_train_cfg['comp_drop'] else [])
+        needed = ['sup', 'unsup_teacher'] + keys
+        missing = [k for k in needed if k not in inputs]
+        if missing:
+            raise KeyError(
+                f'FixMatchSegmentor: the batch has branches {sorted(inputs)} '
+                f'but needs {missing}. Build the train pipelines with '
+                f"mmdet.MultiBranch(branch_field={needed}, ...)"
+                + (' (comp_drop=True needs a second strong view '
+                   "'unsup_student2')" if 'unsup_student2' in missing else ''))
+        return keys
+
+    def _ignore_mask(self, data_samples: SampleList, weak: Tensor) -> Tensor:
+        """(B, H, W) bool, True on pixels that are padding."""
+        if not all('gt_sem_seg' in s for s in data_samples):
+            raise KeyError(
+                'FixMatchSegmentor: unlabeled samples need gt_sem_seg marking '
+                "padding: add dict(type='LoadIgnoreMask') after loading the "
+                'image in the unlabeled pipeline')
+        masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples])
+        return masks.to(weak.device) == self.ignore_index
+
+    def _teacher_logits(self, inputs: Tensor) -> Tensor:
+        """Teacher logits at input resolution, in eval mode."""
+        if self.semi_train_cfg['teacher'] == 'ema':
+            self.teacher.eval()
+            return self._student_logits(inputs, model=self.teacher)
+        was_training = self.student.training
+        self.student.eval()
+        try:
+            return self._student_logits(inputs)
+        finally:
+            self.student.train(was_training)
+
+    def _student_logits(self, inputs: Tensor, feat_fn=None,
+                        model: Optional[nn.Module] = None) -> Tensor:
+        """Decode-head logits resized to the input, optionally perturbing the
+        backbone features with ``feat_fn`` before the neck."""
+        model = self.student if model is None else model
+        if feat_fn is None:
+            feats = model.extract_feat(inputs)
+        else:
+            feats = feat_fn(model.backbone(inputs))
+            if model.with_neck:
+                feats = model.neck(feats)
+        logits = model.decode_head.forward(feats)
+        return resize(logits, size=inputs.shape[2:], mode='bilinear',
+                      align_corners=model.align_corners)
+
+    def _generator(self) -> torch.Generator:
+        """Generator seeded by torch's seed and the training iteration."""
+        it = MessageHub.get_current_instance().get_info('iter')
+        if it is None:
+            it = self._calls
+        self._calls += 1
+        generator = torch.Generator()
+        generator.manual_seed((torch.initial_seed() + 1000003 * (it + 1)) %
+                              (2**63))
+        return generator
+
+    def _channel_dropout(self, feats: Sequence[Tensor],
+                         generator: torch.Generator) -> List[Tensor]:
+        """Dropout2d-like channel dropout (UniMatch's feature perturbation)."""
+        p = self.semi_train_cfg['fp_drop']
+        out = []
+        for f in feats:
+            keep = torch.rand(f.shape[:2], generator=generator) >= p
+            out.append(f * (keep.to(f) / (1 - p))[..., None, None].to(f.device))
+        return out
+
+    def _comp_dropout(self, feats: Sequence[Tensor],
+                      generator: torch.Generator) -> List[Tensor]:
+        """UniMatch V2's complementary channel dropout over two views.
+
+        The batch is [view 1; view 2] of the same images. View 1 keeps a
+        random half of the channels (x2), view 2 the other half (x2);
+        a random ``comp_drop_keep`` share of the images is left undropped.
+        """
+        n = feats[0].shape[0] // 2
+        n_kept = int(n * self.semi_train_cfg['comp_drop_keep'])
+        kept = torch.randperm(n, generator=generator)[:n_kept]
+        masks: Dict[int, Tensor] = {}
+        out = []
+        for f in feats:
+            c = f.shape[1]
+            if c not in masks:
+                m1 = (torch.rand(n, c, generator=generator) < 0.5).float() * 2
+                m2 = 2 - m1
+                m1[kept] = 1.0
+                m2[kept] = 1.0
+                masks[c] = torch.cat([m1, m2]).to(f)
+            out.append(f * masks[c][..., None, None].to(f.device))
+        return out
+
+    def _pseudo_label_stats(self, pseudo_label: Tensor, conf: Tensor,
+                            ignore: Tensor, num_classes: int) -> dict:
+        """Share of valid pixels above the threshold and class histogram."""
+        keep = (conf >= self.semi_train_cfg['conf_thr']) & ~ignore
+        stats = dict(unsup_conf_ratio=keep.sum() / (~ignore).sum().clamp(min=1))
+        if self.semi_train_cfg['log_class_hist']:
+            hist = torch.bincount(pseudo_label[keep], minlength=num_classes)
+            hist = hist.float() / hist.sum().clamp(min=1)
+            stats.update({f'unsup_pl_cls{k}': hist[k]
+                          for k in range(num_classes)})
+        return stats
+
+    # -------------------------------------------------------------- loading
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: List[str],
+                              unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:
+        """Load a plain segmentor checkpoint into the student and teacher."""
+        own = [k for k in state_dict if k.startswith(prefix)]
+        nets = ['student'] + (['teacher'] if hasattr(self, 'teacher') else [])
+        if own and not any(k[len(prefix):].startswith(('student.', 'teacher.'))
+                           for k in own):
+            for k in own:
+                value = state_dict.pop(k)
+                for net in nets:
+                    state_dict[f'{prefix}{net}.{k[len(prefix):]}'] = value
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
