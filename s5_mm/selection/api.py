@@ -266,3 +266,59 @@ def select_pool(unlabeled_dir: str,
                 scores['entropy'][res['selected']], res['quota'], res['fill'],
                 res['available'])
     return summary
+
+
+def run_selection(model: nn.Module,
+                  pipeline,
+                  pool_root: str,
+                  pool_paths: Sequence[str],
+                  labeled_root: str,
+                  labeled_paths: Sequence[str],
+                  work_dir: str,
+                  budget: int,
+                  num_clusters: int,
+                  quota_mode: str = 'proportional',
+                  split_file: Optional[str] = None,
+                  score_cfg: Optional[dict] = None,
+                  cluster_cfg: Optional[dict] = None) -> Optional[dict]:
+    """Score both pools, cluster, select: the whole selector in one call.
+
+    Outputs go to ``work_dir/{unlabeled,labeled,clusters,selection}``. Under
+    a distributed launcher every rank scores its shards; clustering and
+    selection run on rank 0.
+
+    Args:
+        model (nn.Module): mmseg segmentor.
+        pipeline: Scoring pipeline (:func:`build_scoring_pipeline`).
+        pool_root, pool_paths: Unlabeled pool root and relative paths.
+        labeled_root, labeled_paths: Labeled images root and relative paths.
+        work_dir (str): Output folder.
+        budget (int): Number of images to select.
+        num_clusters (int): K-Means clusters M.
+        quota_mode (str): ``'proportional'`` or ``'equal'``.
+        split_file (str, optional): Extra copy of the split file.
+        score_cfg (dict, optional): Keyword arguments of :func:`score_pool`.
+        cluster_cfg (dict, optional): Keyword arguments of
+            :func:`cluster_pools`.
+
+    Returns:
+        dict | None: ``selection.json`` content on rank 0 once complete; None
+        on other ranks or while shards are left (``max_shards``).
+    """
+    score_cfg = dict(score_cfg or {})
+    dirs = {k: osp.join(work_dir, k)
+            for k in ('unlabeled', 'labeled', 'clusters', 'selection')}
+    done = score_pool(model, pipeline, pool_root, pool_paths,
+                      dirs['unlabeled'], **score_cfg)['complete']
+    done &= score_pool(model, pipeline, labeled_root, labeled_paths,
+                       dirs['labeled'], **score_cfg)['complete']
+    rank, _ = get_dist_info()
+    summary = None
+    if done and rank == 0:
+        cluster_pools(dirs['labeled'], dirs['unlabeled'], dirs['clusters'],
+                      num_clusters, **(cluster_cfg or {}))
+        summary = select_pool(dirs['unlabeled'], dirs['clusters'],
+                              dirs['selection'], budget, quota_mode,
+                              split_file)
+    barrier()
+    return summary

@@ -1,0 +1,206 @@
+"""Entropy + diversity selection of an unlabeled pool (S5 stage 1).
+
+Steps (outputs under WORK_DIR, see s5_mm/selection/api.py):
+
+    # 1. score the unlabeled pool and the labeled set (sharded over ranks,
+    #    resumable: run the same command again after a kill)
+    python tools/select_data.py score CONFIG CHECKPOINT --work-dir W \\
+        --pool-root POOL [--pool-list LIST] --labeled-root LAB [--labeled-list L]
+    # 2. K-Means (faiss) on labeled features, nearest-centroid assignment
+    python tools/select_data.py cluster --work-dir W --num-clusters 64
+    # 3. quotas + lowest-entropy-first selection, split file + report
+    python tools/select_data.py select --work-dir W --budget 100000 \\
+        [--quota-mode proportional|equal] [--split-file PATH]
+    # or all three at once
+    python tools/select_data.py all CONFIG CHECKPOINT --work-dir W ... \\
+        --num-clusters 64 --budget 100000
+
+Multi-GPU / slurm scoring: tools/dist_select.sh, tools/slurm_select.sh.
+"""
+import argparse
+import hashlib
+import os
+import os.path as osp
+
+import s5_mm  # noqa: F401  (checks the stack, registers s5_mm components)
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dist import get_dist_info, init_dist
+from mmengine.logging import MMLogger, print_log
+
+from s5_mm.selection import (build_scoring_pipeline, cluster_pools, list_pool,
+                             score_pool, select_pool)
+
+
+def _add_score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('config', help='mmseg config of the scoring segmentor')
+    p.add_argument('checkpoint', help='its checkpoint')
+    p.add_argument('--pool-root', required=True,
+                   help='unlabeled pool folder (split paths are relative to it)')
+    p.add_argument('--pool-list', help='optional list of pool images '
+                   '(relative to --pool-root); default: walk the folder')
+    p.add_argument('--labeled-root', help='labeled image folder (features '
+                   'for K-Means); required by "all"')
+    p.add_argument('--labeled-list', help='optional list of labeled images')
+    p.add_argument('--feature-module', default='backbone',
+                   help='module whose output is pooled into the feature '
+                   '(e.g. backbone, neck)')
+    p.add_argument('--feature-index', type=int, default=-1,
+                   help='which output of that module (default: last)')
+    p.add_argument('--shard-size', type=int, default=1000,
+                   help='images per shard file (the resumable unit)')
+    p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--num-workers', type=int, default=4,
+                   help='image decoding workers per rank')
+    p.add_argument('--on-error', choices=['skip', 'stop'], default='skip',
+                   help='bad image: log it in rejects.tsv and continue '
+                   '(skip) or log it and stop')
+    p.add_argument('--max-shards', type=int,
+                   help='score at most this many shards per rank in this run')
+    p.add_argument('--device', help='default: cuda:LOCAL_RANK if CUDA, else cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, key=value')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                   default='none', help='job launcher for sharded scoring')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def _add_cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--num-clusters', type=int, required=True,
+                   help='K-Means clusters M')
+    p.add_argument('--niter', type=int, default=20)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--no-normalize', action='store_true',
+                   help='cluster raw features (default: L2-normalised, '
+                   'spherical K-Means)')
+    p.add_argument('--gpu', choices=['auto', 'on', 'off'], default='auto',
+                   help='faiss on GPU (auto: when faiss sees one)')
+    p.add_argument('--chunk-rows', type=int, default=32768,
+                   help='candidates searched per faiss call')
+
+
+def _add_select_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--budget', type=int, required=True,
+                   help='total number of images N to select')
+    p.add_argument('--quota-mode', choices=['proportional', 'equal'],
+                   default='proportional',
+                   help='quotas proportional to labeled cluster sizes, or equal')
+    p.add_argument('--split-file', help='also write the split file here')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='S5 data selection: entropy + diversity')
+    sub = parser.add_subparsers(dest='step', required=True)
+    steps = dict(
+        score=[_add_score_args],
+        cluster=[_add_cluster_args],
+        select=[_add_select_args],
+        all=[_add_score_args, _add_cluster_args, _add_select_args])
+    for name, adders in steps.items():
+        p = sub.add_parser(name)
+        p.add_argument('--work-dir', required=True, help='output folder')
+        for add in adders:
+            add(p)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ and hasattr(args, 'local_rank'):
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _init_dist(launcher: str) -> None:
+    """mmengine's launcher setup on GPUs; plain gloo for CPU-only runs
+    (mmengine's pytorch launcher always selects a CUDA device)."""
+    if torch.cuda.is_available():
+        init_dist(launcher, backend='nccl')
+    elif launcher == 'pytorch':
+        torch.distributed.init_process_group(backend='gloo')
+    else:
+        raise RuntimeError(f'--launcher {launcher} needs CUDA; on CPU use '
+                           'tools/dist_select.sh (torchrun, gloo)')
+
+
+def _score(args: argparse.Namespace) -> bool:
+    """Score the pool (and the labeled set); True when both are complete."""
+    from mmseg.apis import init_model
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        _init_dist(args.launcher)
+    device = args.device or (f'cuda:{os.environ["LOCAL_RANK"]}'
+                             if torch.cuda.is_available() else 'cpu')
+    model = init_model(cfg, args.checkpoint, device=device)
+    pipeline = build_scoring_pipeline(cfg)
+    fingerprint = dict(
+        config_sha1=hashlib.sha1(cfg.pretty_text.encode()).hexdigest(),
+        checkpoint=osp.abspath(args.checkpoint),
+        checkpoint_bytes=osp.getsize(args.checkpoint))
+    kwargs = dict(
+        feature_module=args.feature_module, feature_index=args.feature_index,
+        shard_size=args.shard_size, batch_size=args.batch_size,
+        num_workers=args.num_workers, on_error=args.on_error,
+        max_shards=args.max_shards, fingerprint=fingerprint)
+    pools = [('unlabeled', args.pool_root, args.pool_list)]
+    if args.labeled_root:
+        pools.append(('labeled', args.labeled_root, args.labeled_list))
+    complete = True
+    for name, root, list_file in pools:
+        print_log(f'scoring the {name} images under {root}', logger='current')
+        stats = score_pool(model, pipeline, root, list_pool(root, list_file),
+                           osp.join(args.work_dir, name), **kwargs)
+        print_log(f'{name}: {stats}', logger='current')
+        complete &= stats['complete']
+    return complete
+
+
+def _cluster(args: argparse.Namespace) -> None:
+    gpu = dict(auto=None, on=True, off=False)[args.gpu]
+    info = cluster_pools(
+        osp.join(args.work_dir, 'labeled'), osp.join(args.work_dir,
+                                                     'unlabeled'),
+        osp.join(args.work_dir, 'clusters'), args.num_clusters, args.niter,
+        args.seed, not args.no_normalize, gpu, args.chunk_rows)
+    print_log(f'labeled cluster sizes: {info["labeled_sizes"]}',
+              logger='current')
+
+
+def _select(args: argparse.Namespace) -> None:
+    out = osp.join(args.work_dir, 'selection')
+    summary = select_pool(
+        osp.join(args.work_dir, 'unlabeled'), osp.join(args.work_dir,
+                                                       'clusters'), out,
+        args.budget, args.quota_mode, args.split_file)
+    print_log(f'selected {summary["selected"]} of {summary["candidates"]} '
+              f'images -> {osp.join(out, "split.txt")} (report: '
+              f'{osp.join(out, "report.png")})', logger='current')
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    MMLogger.get_instance('s5_select', log_level='INFO')
+    if args.step == 'all' and not args.labeled_root:
+        raise ValueError('"all" needs --labeled-root (labeled features are '
+                         'what K-Means clusters)')
+    complete = True
+    if args.step in ('score', 'all'):
+        complete = _score(args)
+    if args.step == 'all' and not complete:
+        print_log('scoring not complete yet (--max-shards); run again to '
+                  'continue, clustering and selection follow once it is',
+                  logger='current')
+        return
+    if get_dist_info()[0] != 0:
+        return
+    if args.step in ('cluster', 'all'):
+        _cluster(args)
+    if args.step in ('select', 'all'):
+        _select(args)
+
+
+if __name__ == '__main__':
+    main()
