@@ -1,1 +1,262 @@
-"""Multi-dataset oriented two-stage detector (MoE-MDF detection). Owner: issue 6."""
+"""Multi-dataset two-stage detector (MoE-MDF detection, S5 arXiv 2508.12409).
+
+One backbone (e.g. ``mmseg.MoEViT`` + ``mmseg.Feature2Pyramid``) is shared by
+all datasets; every dataset has its own FPN, RPN head and RoI head (e.g.
+mmrotate's Oriented R-CNN parts). A batch may mix datasets: the backbone runs
+once on the whole batch, then every dataset's samples go through that
+dataset's branch. Each branch is an mmdet :class:`TwoStageDetector` whose
+"backbone" slot holds the per-dataset neck, so mmdet's RPN/RoI plumbing
+(``loss``, ``predict``, ``_forward``) is reused unchanged.
+"""
+import copy
+import inspect
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmdet.models.detectors import TwoStageDetector
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.config import ConfigDict
+from mmrotate.registry import MODELS
+from torch import Tensor, nn
+
+from s5_mm.models.utils.routing import get_dataset_ids
+
+CfgOrCfgs = Union[ConfigType, Sequence[ConfigType]]
+
+
+class DatasetBranch(TwoStageDetector):
+    """Neck + RPN head + RoI head of one dataset, run on shared features.
+
+    mmdet's :class:`TwoStageDetector` builds its first stage from the
+    ``backbone`` config; here that stage is the dataset's neck (e.g. FPN),
+    moved to the ``neck`` attribute so checkpoints read naturally
+    (``branches.<name>.neck.*``, ``.rpn_head.*``, ``.roi_head.*``).
+    ``loss`` / ``predict`` / ``_forward`` take the shared multi-level
+    features instead of images.
+
+    Args:
+        neck (dict): config of the per-dataset neck (e.g. ``mmdet.FPN``).
+        rpn_head (dict): config of the RPN head.
+        roi_head (dict): config of the RoI head.
+        train_cfg (dict, optional): ``rpn``, ``rpn_proposal`` and ``rcnn``
+            training settings, as for :class:`TwoStageDetector`.
+        test_cfg (dict, optional): ``rpn`` and ``rcnn`` test settings.
+    """
+
+    def __init__(self,
+                 neck: ConfigType,
+                 rpn_head: ConfigType,
+                 roi_head: ConfigType,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None) -> None:
+        super().__init__(
+            backbone=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg)
+        self.neck = self._modules.pop('backbone')
+
+    def extract_feat(self, feats: Tuple[Tensor]) -> Tuple[Tensor]:
+        """Run the dataset's neck on the shared backbone features."""
+        return self.neck(feats)
+
+
+@MODELS.register_module()
+class MultiDatasetTwoStageDetector(TwoStageDetector):
+    """Two-stage detector with a shared backbone and per-dataset heads.
+
+    Paper: `S5: Scalable Semi-Supervised Semantic Segmentation in Remote
+    Sensing <https://arxiv.org/abs/2508.12409>`_ (MoE-MDF, detection).
+
+    Every data sample names its dataset in ``metainfo['dataset_name']`` (set
+    by ``SetDatasetName`` at the end of that dataset's pipeline); its id is
+    the position of the name in ``dataset_names``. If the backbone's
+    ``forward`` takes ``dataset_ids`` (``MoEViT``), the ids are passed so
+    each sample uses its dataset's experts. Losses are prefixed with the
+    dataset name (``dior/loss_rpn_cls``, ``dota/loss_bbox``, ...). A dataset
+    absent from a batch adds a zero-weighted sum of its branch (and, for an
+    MoE backbone, its experts) to the loss, so all parameters take part in
+    every step and DDP needs no ``find_unused_parameters``.
+
+    Args:
+        backbone (dict): shared backbone config.
+        dataset_names (Sequence[str]): dataset names, in the order used for
+            dataset ids (and for an MoE backbone's experts).
+        neck (dict, optional): shared neck after the backbone (e.g.
+            ``mmseg.Feature2Pyramid``).
+        branch_neck (dict | list[dict]): per-dataset neck (e.g. ``mmdet.FPN``);
+            one config used for every dataset, or one per dataset.
+        rpn_head (dict | list[dict]): per-dataset RPN head config(s).
+        roi_head (dict | list[dict]): per-dataset RoI head config(s).
+        num_classes (Sequence[int], optional): classes of every dataset; sets
+            ``roi_head.bbox_head.num_classes`` of each branch.
+        train_cfg (dict, optional): shared train settings of the branches.
+        test_cfg (dict, optional): shared test settings of the branches.
+        data_preprocessor (dict, optional): e.g. ``mmdet.DetDataPreprocessor``.
+        init_cfg (dict | list[dict], optional): initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 dataset_names: Sequence[str],
+                 branch_neck: CfgOrCfgs,
+                 rpn_head: CfgOrCfgs,
+                 roi_head: CfgOrCfgs,
+                 neck: OptConfigType = None,
+                 num_classes: Optional[Sequence[int]] = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self.dataset_names = self._check_names(dataset_names)
+        n = len(self.dataset_names)
+        necks = self._per_dataset(branch_neck, 'branch_neck')
+        rpn_heads = self._per_dataset(rpn_head, 'rpn_head')
+        roi_heads = self._per_dataset(roi_head, 'roi_head')
+        if num_classes is not None:
+            if len(num_classes) != n:
+                raise ValueError(
+                    f'num_classes has {len(num_classes)} entries but there '
+                    f'are {n} datasets {self.dataset_names}: give one class '
+                    'count per dataset, in the same order')
+            for cfg, classes in zip(roi_heads, num_classes):
+                cfg['bbox_head']['num_classes'] = classes
+        self.branches = nn.ModuleDict({
+            name: DatasetBranch(
+                necks[i], rpn_heads[i], roi_heads[i],
+                train_cfg=copy.deepcopy(train_cfg),
+                test_cfg=copy.deepcopy(test_cfg))
+            for i, name in enumerate(self.dataset_names)
+        })
+        self._backbone_takes_ids = 'dataset_ids' in inspect.signature(
+            self.backbone.forward).parameters
+        self._check_backbone_names()
+
+    # ------------------------------------------------------------- config
+    @staticmethod
+    def _check_names(dataset_names: Sequence[str]) -> List[str]:
+        names = list(dataset_names) if dataset_names is not None else []
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise ValueError('dataset_names must be a non-empty list of '
+                             f'non-empty strings, got {dataset_names!r}')
+        if len(set(names)) != len(names):
+            raise ValueError(f'dataset_names has duplicates: {names}')
+        bad = [n for n in names if '.' in n or '/' in n]
+        if bad:
+            raise ValueError(f'dataset names {bad} contain "." or "/", which '
+                             'cannot be module or loss-prefix names: rename '
+                             'them in dataset_names and SetDatasetName')
+        return names
+
+    def _per_dataset(self, cfg: CfgOrCfgs, key: str) -> List[ConfigDict]:
+        """One deep-copied config per dataset from a config or a list."""
+        n = len(self.dataset_names)
+        if isinstance(cfg, dict):
+            return [ConfigDict(copy.deepcopy(cfg)) for _ in range(n)]
+        cfgs = list(cfg)
+        if len(cfgs) != n:
+            raise ValueError(
+                f'{key} is a list of {len(cfgs)} configs but there are {n} '
+                f'datasets {self.dataset_names}: give one config for all or '
+                'one per dataset')
+        return [ConfigDict(copy.deepcopy(c)) for c in cfgs]
+
+    def _check_backbone_names(self) -> None:
+        names = getattr(self.backbone, 'dataset_names', None)
+        if names is not None and list(names) != self.dataset_names:
+            raise ValueError(
+                f'backbone dataset_names {list(names)} differ from the '
+                f'detector dataset_names {self.dataset_names}: they must be '
+                'the same list in the same order (expert k = dataset k)')
+
+    # ------------------------------------------------------------ features
+    def extract_feat(self,
+                     batch_inputs: Tensor,
+                     dataset_ids: Optional[Tensor] = None) -> Tuple[Tensor]:
+        """Shared backbone (+ shared neck) features for the whole batch.
+
+        Args:
+            batch_inputs (Tensor): images (N, C, H, W).
+            dataset_ids (Tensor, optional): (N,) dataset ids, passed to an
+                MoE backbone.
+        """
+        if self._backbone_takes_ids:
+            x = self.backbone(batch_inputs, dataset_ids=dataset_ids)
+        else:
+            x = self.backbone(batch_inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return tuple(x)
+
+    def _groups(self, batch_inputs: Tensor, batch_data_samples: SampleList):
+        """Run the backbone once; yield (name, branch, feats, samples, idx)
+        for every dataset, with ``feats``/``samples`` None when absent."""
+        ids = get_dataset_ids(batch_data_samples, self.dataset_names,
+                              batch_inputs.device)
+        feats = self.extract_feat(batch_inputs, ids)
+        for i, name in enumerate(self.dataset_names):
+            idx = (ids == i).nonzero(as_tuple=True)[0]
+            if idx.numel() == 0:
+                yield name, self.branches[name], None, None, idx
+                continue
+            sub_feats = tuple(f.index_select(0, idx) for f in feats)
+            samples = [batch_data_samples[j] for j in idx.tolist()]
+            yield name, self.branches[name], sub_feats, samples, idx
+
+    def _absent_params(self, dataset_id: int) -> List[nn.Parameter]:
+        """Parameters used only by an absent dataset: its branch and its
+        backbone experts (parameters named ``...experts.<id>.*``)."""
+        name = self.dataset_names[dataset_id]
+        params = list(self.branches[name].parameters())
+        tag = f'experts.{dataset_id}.'
+        params += [
+            p for n, p in self.backbone.named_parameters()
+            if tag in n or n.startswith(tag)
+        ]
+        return params
+
+    # --------------------------------------------------------------- modes
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Per-dataset losses, keys prefixed ``<dataset_name>/``."""
+        losses: Dict[str, Tensor] = {}
+        for name, branch, feats, samples, _ in self._groups(
+                batch_inputs, batch_data_samples):
+            if samples is None:
+                i = self.dataset_names.index(name)
+                zero = sum(p.sum() for p in self._absent_params(i)) * 0.
+                losses[f'{name}/loss_absent'] = zero
+                continue
+            for key, value in branch.loss(feats, samples).items():
+                losses[f'{name}/{key}'] = value
+        return losses
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """Predict with each sample's dataset branch; fills
+        ``pred_instances`` of every data sample (original order kept)."""
+        for _, branch, feats, samples, _ in self._groups(
+                batch_inputs, batch_data_samples):
+            if samples is not None:
+                branch.predict(feats, samples, rescale=rescale)
+        return batch_data_samples
+
+    def _forward(self, batch_inputs: Tensor,
+                 batch_data_samples: SampleList) -> Dict[str, tuple]:
+        """Raw head outputs of every dataset present: name -> RoI outputs."""
+        return {
+            name: branch._forward(feats, samples)
+            for name, branch, feats, samples, _ in self._groups(
+                batch_inputs, batch_data_samples) if samples is not None
+        }
