@@ -1,6 +1,6 @@
 """FixMatch semi-supervised segmentor (the S4P stage of S5)."""
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -167,6 +167,13 @@ class FixMatchSegmentor(BaseModel):
         self.vis_data: Optional[Dict[str, Tensor]] = None
 
     # ------------------------------------------------------------------ modes
+    def train(self, mode: bool = True) -> 'FixMatchSegmentor':
+        """Set the train mode; an EMA teacher always stays in eval mode."""
+        super().train(mode)
+        if hasattr(self, 'teacher'):
+            self.teacher.eval()
+        return self
+
     def forward(self,
                 inputs: Union[Tensor, Dict[str, Tensor]],
                 data_samples: Union[OptSampleList, Dict[str, SampleList]] = None,
@@ -212,18 +219,12 @@ class FixMatchSegmentor(BaseModel):
         conf, pseudo_label = probs.max(dim=1)
         generator = self._generator()
 
-        # CutMix every strong view with the reversed batch
-        b, _, h, w = weak.shape
         images, targets = [], []
         for key in strong_keys:
-            box = cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
-                               cfg['cutmix_ratio'], generator).to(weak.device)
-            img = multi_batch_inputs[key]
-            images.append(torch.where(box[:, None], img.flip(0), img))
-            targets.append(
-                tuple(
-                    torch.where(box, t.flip(0), t)
-                    for t in (pseudo_label, conf, ignore)))
+            image, *target = self.cutmix(multi_batch_inputs[key], pseudo_label,
+                                         conf, ignore, generator)
+            images.append(image)
+            targets.append(target)
         feat_fn = None
         if cfg['comp_drop']:
             feat_fn = lambda feats: self._comp_dropout(feats, generator)  # noqa
@@ -250,6 +251,30 @@ class FixMatchSegmentor(BaseModel):
                            & ~targets[0][2][0]).detach(),
                 pred=logits[0].detach().argmax(dim=0))
         return losses
+
+    def cutmix(self, image: Tensor, pseudo_label: Tensor, conf: Tensor,
+               ignore: Tensor, generator: torch.Generator) -> List[Tensor]:
+        """CutMix a strong view with the batch in reverse order.
+
+        Sample ``i`` gets, inside its box, the pixels of sample ``B - 1 - i``:
+        the same box for the image, the pseudo-label, the confidence and the
+        padding mask.
+
+        Args:
+            image (Tensor): (B, C, H, W) strong view.
+            pseudo_label, conf, ignore (Tensor): (B, H, W) from the weak view.
+            generator (torch.Generator): Source of the random boxes.
+
+        Returns:
+            list[Tensor]: mixed image, pseudo-label, confidence, ignore mask.
+        """
+        cfg = self.semi_train_cfg
+        b, _, h, w = image.shape
+        box = cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
+                           cfg['cutmix_ratio'], generator).to(image.device)
+        return [torch.where(box[:, None], image.flip(0), image)] + [
+            torch.where(box, t.flip(0), t) for t in (pseudo_label, conf, ignore)
+        ]
 
     def _strong_branches(self, inputs: Dict[str, Tensor]) -> List[str]:
         keys = ['unsup_student'] + (['unsup_student2']
