@@ -1,0 +1,101 @@
+"""Helpers shared by the s5_mm checkpoint converters (tools/model_converters)."""
+import importlib.util
+import math
+import os
+import os.path as osp
+import pickle
+from collections import OrderedDict
+from types import ModuleType
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.logging import print_log
+from mmengine.runner import CheckpointLoader
+from mmseg.models.backbones import VisionTransformer
+
+StateDict = Dict[str, torch.Tensor]
+
+
+def mmseg_converter(name: str) -> ModuleType:
+    """Import one of mmseg's converter scripts (``tools/model_converters``).
+
+    They ship inside the mmseg package (``mmseg/.mim/tools``) for a pip
+    install, or live in the repository's ``tools/`` for a source install.
+    """
+    import mmseg
+    root = osp.dirname(mmseg.__file__)
+    candidates = [
+        osp.join(root, '.mim', 'tools', 'model_converters', f'{name}.py'),
+        osp.join(osp.dirname(root), 'tools', 'model_converters', f'{name}.py')
+    ]
+    for path in candidates:
+        if osp.isfile(path):
+            spec = importlib.util.spec_from_file_location(
+                f'mmseg_tools_{name}', path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    raise ImportError(f"mmseg's converter {name}.py not found in {candidates}:"
+                      ' reinstall mmsegmentation (pip install mmsegmentation)')
+
+
+def load_state_dict(path: str, trust: bool = False) -> StateDict:
+    """Load a checkpoint's weights (under ``state_dict``/``model`` or at the
+    top level), without a DDP ``module.`` prefix.
+
+    Args:
+        path (str): Checkpoint file (or URL).
+        trust (bool): Unpickle arbitrary objects (``weights_only=False``).
+            Only for files from a trusted source. Defaults to False.
+    """
+    try:
+        if trust:
+            ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        else:
+            ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    except pickle.UnpicklingError as err:
+        raise RuntimeError(
+            f'{path} holds objects that the safe loader refuses ({err}). If '
+            'you trust the file, pass --trust-checkpoint.') from err
+    for key in ('state_dict', 'model'):
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
+            ckpt = ckpt[key]
+            break
+    if not ckpt or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        raise ValueError(f'{path} has no state dict of tensors (looked under '
+                         "'state_dict', 'model' and the top level)")
+    return OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in ckpt.items())
+
+
+def save_state_dict(state_dict: StateDict, path: str,
+                    meta: Optional[dict] = None) -> None:
+    """Save ``{'state_dict': ..., 'meta': ...}`` (what mmengine loads)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    torch.save({'state_dict': state_dict, 'meta': dict(meta or {})}, path)
+    print_log(f'saved {len(state_dict)} tensors to {path}', logger='current')
+
+
+def grid_of(num_tokens: int, key: str) -> int:
+    """Side of the square token grid with ``num_tokens`` tokens."""
+    side = math.isqrt(num_tokens)
+    if side * side != num_tokens:
+        raise ValueError(f"'{key}' has {num_tokens} patch tokens, not a square"
+                         ' grid: cannot resize it')
+    return side
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, grid: Tuple[int, int],
+                     key: str = 'pos_embed',
+                     mode: str = 'bicubic') -> torch.Tensor:
+    """Resize a ``(1, 1 + N, C)`` position embedding (cls slot first) to a
+    ``grid`` of patches, with mmseg's ``VisionTransformer.resize_pos_embed``.
+    """
+    side = grid_of(pos_embed.shape[1] - 1, key)
+    if (side, side) == tuple(grid):
+        return pos_embed
+    print_log(f'resize {key} from {side}x{side} to {grid[0]}x{grid[1]}',
+              logger='current')
+    return VisionTransformer.resize_pos_embed(pos_embed, tuple(grid),
+                                              (side, side), mode)
