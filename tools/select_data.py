@@ -19,17 +19,42 @@ Multi-GPU / slurm scoring: tools/dist_select.sh, tools/slurm_select.sh.
 """
 import argparse
 import hashlib
+import importlib
+import importlib.util
+import logging
 import os
 import os.path as osp
+import sys
+import types
 
-import s5_mm  # noqa: F401  (checks the stack, registers s5_mm components)
-import torch
-from mmengine.config import Config, DictAction
-from mmengine.dist import get_dist_info, init_dist
-from mmengine.logging import MMLogger, print_log
+from mmengine.config import DictAction
+from mmengine.logging import print_log
 
-from s5_mm.selection import (build_scoring_pipeline, cluster_pools, list_pool,
-                             score_pool, select_pool)
+# torch (imported by `import s5_mm`) alone leaves ~700 MB resident; the
+# cluster/select steps need only numpy + faiss, so they load
+# s5_mm/selection/steps.py without running s5_mm/__init__ (see lean_steps).
+LEAN_PACKAGE = '_s5_mm_selection_lean'
+# a plain logger: mmengine's MMLogger imports torch to learn the rank
+LOGGER = logging.getLogger('s5_select')
+
+
+def lean_steps() -> types.ModuleType:
+    """``s5_mm.selection.steps`` imported without torch.
+
+    If s5_mm is already imported, its own module is returned; otherwise the
+    selection folder is mounted as a bare package (its ``__init__`` and the
+    torch-based scorer are not executed).
+    """
+    if 's5_mm' in sys.modules:
+        return importlib.import_module('s5_mm.selection.steps')
+    if LEAN_PACKAGE not in sys.modules:
+        spec = importlib.util.find_spec('s5_mm')
+        root = (spec.submodule_search_locations[0] if spec is not None else
+                osp.join(osp.dirname(osp.abspath(__file__)), '..', 's5_mm'))
+        pkg = types.ModuleType(LEAN_PACKAGE)
+        pkg.__path__ = [osp.join(root, 'selection')]
+        sys.modules[LEAN_PACKAGE] = pkg
+    return importlib.import_module(f'{LEAN_PACKAGE}.steps')
 
 
 def _add_score_args(p: argparse.ArgumentParser) -> None:
@@ -111,6 +136,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _init_dist(launcher: str) -> None:
     """mmengine's launcher setup on GPUs; plain gloo for CPU-only runs
     (mmengine's pytorch launcher always selects a CUDA device)."""
+    import torch
+    from mmengine.dist import init_dist
     if torch.cuda.is_available():
         init_dist(launcher, backend='nccl')
     elif launcher == 'pytorch':
@@ -122,7 +149,12 @@ def _init_dist(launcher: str) -> None:
 
 def _score(args: argparse.Namespace) -> bool:
     """Score the pool (and the labeled set); True when both are complete."""
+    import s5_mm  # noqa: F401  (checks the stack, registers s5_mm components)
+    import torch
+    from mmengine.config import Config
     from mmseg.apis import init_model
+
+    from s5_mm.selection import build_scoring_pipeline, list_pool, score_pool
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
     if not osp.isfile(args.checkpoint):
@@ -150,39 +182,41 @@ def _score(args: argparse.Namespace) -> bool:
         pools.append(('labeled', args.labeled_root, args.labeled_list))
     complete = True
     for name, root, list_file in pools:
-        print_log(f'scoring the {name} images under {root}', logger='current')
+        print_log(f'scoring the {name} images under {root}', logger=LOGGER)
         stats = score_pool(model, pipeline, root, list_pool(root, list_file),
                            osp.join(args.work_dir, name), **kwargs)
-        print_log(f'{name}: {stats}', logger='current')
+        print_log(f'{name}: {stats}', logger=LOGGER)
         complete &= stats['complete']
     return complete
 
 
 def _cluster(args: argparse.Namespace) -> None:
     gpu = dict(auto=None, on=True, off=False)[args.gpu]
-    info = cluster_pools(
+    info = lean_steps().cluster_pools(
         osp.join(args.work_dir, 'labeled'), osp.join(args.work_dir,
                                                      'unlabeled'),
         osp.join(args.work_dir, 'clusters'), args.num_clusters, args.niter,
         args.seed, not args.no_normalize, gpu, args.chunk_rows)
     print_log(f'labeled cluster sizes: {info["labeled_sizes"]}',
-              logger='current')
+              logger=LOGGER)
 
 
 def _select(args: argparse.Namespace) -> None:
     out = osp.join(args.work_dir, 'selection')
-    summary = select_pool(
+    summary = lean_steps().select_pool(
         osp.join(args.work_dir, 'unlabeled'), osp.join(args.work_dir,
                                                        'clusters'), out,
-        args.budget, args.quota_mode, args.split_file)
+        args.budget, args.quota_mode, args.split_file, logger=LOGGER)
     print_log(f'selected {summary["selected"]} of {summary["candidates"]} '
               f'images -> {osp.join(out, "split.txt")} (report: '
-              f'{osp.join(out, "report.png")})', logger='current')
+              f'{osp.join(out, "report.png")})', logger=LOGGER)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    MMLogger.get_instance('s5_select', log_level='INFO')
+    logging.basicConfig(
+        format='%(asctime)s - s5_select - %(levelname)s - %(message)s',
+        level=logging.INFO)
     if args.step == 'all' and not args.labeled_root:
         raise ValueError('"all" needs --labeled-root (labeled features are '
                          'what K-Means clusters)')
@@ -192,9 +226,9 @@ def main(argv=None) -> None:
     if args.step == 'all' and not complete:
         print_log('scoring not complete yet (--max-shards); run again to '
                   'continue, clustering and selection follow once it is',
-                  logger='current')
+                  logger=LOGGER)
         return
-    if get_dist_info()[0] != 0:
+    if int(os.environ.get('RANK', '0')) != 0:
         return
     if args.step in ('cluster', 'all'):
         _cluster(args)

@@ -29,21 +29,23 @@ def resolve_gpu(gpu: Optional[bool]) -> bool:
     return bool(gpu)
 
 
-def _prepare(x: np.ndarray, normalize: bool,
-             out: Optional[np.ndarray] = None) -> np.ndarray:
-    """float32 C-contiguous copy of ``x``, L2-normalised rows if asked."""
+def _to_float32(x: np.ndarray,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
+    """float32 C-contiguous copy of ``x`` (into ``out[:len(x)]`` if given)."""
     if out is None:
-        out = np.empty(x.shape, dtype=np.float32)
-    else:
-        out = out[:x.shape[0]]
-    np.copyto(out, x, casting='unsafe')
-    if not np.isfinite(out).all():
-        bad = np.nonzero(~np.isfinite(out).all(1))[0][:5].tolist()
-        raise ValueError(f'features contain NaN/inf (rows {bad} of the '
-                         'chunk); rescore with a float32-safe model')
-    if normalize:
-        faiss.normalize_L2(out)
+        return np.ascontiguousarray(x, dtype=np.float32)
+    out = out[:x.shape[0]]
+    out[...] = x
     return out
+
+
+def _check_finite(scores: np.ndarray, start: int = 0) -> None:
+    """A NaN/inf feature row gives a NaN/inf search score: name the rows."""
+    if not np.isfinite(scores).all():
+        bad = (np.nonzero(~np.isfinite(scores[:, 0]))[0][:5] + start).tolist()
+        raise ValueError(f'features of rows {bad} are NaN/inf; the scorer '
+                         'produced invalid features (e.g. fp16 overflow), '
+                         'rescore those images')
 
 
 def train_kmeans(features: np.ndarray,
@@ -73,7 +75,9 @@ def train_kmeans(features: np.ndarray,
         raise ValueError(f'num_clusters={num_clusters} must be in [1, '
                          f'{features.shape[0]}] (the number of labeled '
                          'features); lower it or add labeled images')
-    x = _prepare(features, normalize)
+    x = _to_float32(features).copy()
+    if normalize:
+        faiss.normalize_L2(x)
     km = faiss.Kmeans(
         x.shape[1],
         num_clusters,
@@ -86,10 +90,22 @@ def train_kmeans(features: np.ndarray,
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
 
 
-def build_index(centroids: np.ndarray, gpu: Optional[bool] = None):
-    """Flat L2 faiss index holding the centroids (on all GPUs if used)."""
-    centroids = np.ascontiguousarray(centroids, dtype=np.float32)
-    index = faiss.IndexFlatL2(centroids.shape[1])
+def build_index(centroids: np.ndarray,
+                normalize: bool = True,
+                gpu: Optional[bool] = None):
+    """Flat faiss index holding the centroids (on all GPUs if used).
+
+    With ``normalize`` the centroids are L2-normalised and searched by inner
+    product: for a unit centroid ``c``, ``argmin ||x/|x| - c||`` equals
+    ``argmax x.c``, so candidates need no normalisation pass. Otherwise a
+    plain L2 index.
+    """
+    centroids = np.array(centroids, dtype=np.float32, order='C')
+    if normalize:
+        faiss.normalize_L2(centroids)
+        index = faiss.IndexFlatIP(centroids.shape[1])
+    else:
+        index = faiss.IndexFlatL2(centroids.shape[1])
     index.add(centroids)
     if resolve_gpu(gpu):
         index = faiss.index_cpu_to_all_gpus(index)
@@ -105,8 +121,9 @@ def assign(features: np.ndarray,
     Returns:
         np.ndarray: ``(N, )`` int32 cluster ids.
     """
-    index = build_index(centroids, gpu)
-    _, ids = index.search(_prepare(features, normalize), 1)
+    index = build_index(centroids, normalize, gpu)
+    scores, ids = index.search(_to_float32(features), 1)
+    _check_finite(scores)
     return ids[:, 0].astype(np.int32)
 
 
@@ -125,22 +142,24 @@ def assign_npy(path: str,
         chunk_rows (int): Rows read and searched at a time.
 
     Returns:
-        tuple: ``(N, )`` int32 cluster ids and ``(N, )`` float32 squared
-        distances to the assigned centroid.
+        tuple: ``(N, )`` int32 cluster ids and ``(N, )`` float32 search
+        scores (inner product with the unit centroid if ``normalize``, else
+        squared L2 distance).
     """
     shape, _, _ = npy_header(path)
     if len(shape) != 2 or shape[1] != centroids.shape[1]:
         raise ValueError(f'{path}: features of shape {shape} do not match '
                          f'centroids of dim {centroids.shape[1]}; were both '
                          'scored with the same feature_module?')
-    index = build_index(centroids, gpu)
+    index = build_index(centroids, normalize, gpu)
     ids = np.empty(shape[0], dtype=np.int32)
     dist = np.empty(shape[0], dtype=np.float32)
     buf = np.empty((min(chunk_rows, max(shape[0], 1)), shape[1]), np.float32)
     start = 0
     for chunk in iter_npy_chunks(path, chunk_rows):
-        x = _prepare(chunk, normalize, out=buf)
+        x = _to_float32(chunk, out=buf)
         d, i = index.search(x, 1)
+        _check_finite(d, start)
         n = x.shape[0]
         ids[start:start + n] = i[:, 0]
         dist[start:start + n] = d[:, 0]
