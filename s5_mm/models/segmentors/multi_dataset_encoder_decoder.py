@@ -1,1 +1,373 @@
-"""Multi-dataset encoder-decoder (MoE-MDF segmentation). Owner: issue 5."""
+"""Multi-dataset encoder-decoder: one backbone, one decode head per dataset.
+
+The segmentor of S5's (MoE-)MDF fine-tuning. Every sample names its dataset
+in its data sample's metainfo (``dataset_name``, set by the
+:class:`~s5_mm.datasets.transforms.SetDatasetName` transform of that dataset's
+pipeline); the name selects the sample's decode head and, with a
+:class:`~s5_mm.models.backbones.MoEViT` backbone, its FFN experts.
+"""
+import re
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.config import ConfigDict
+from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList, add_prefix)
+from torch import Tensor
+
+from s5_mm.models.utils.routing import (DATASET_KEY, dataset_ids_from_names,
+                                        get_dataset_names)
+
+
+@MODELS.register_module()
+class MultiDatasetEncoderDecoder(EncoderDecoder):
+    """Encoder-decoder with a shared backbone/neck and per-dataset heads.
+
+    `S5: Scalable Semi-Supervised Semantic Segmentation in Remote Sensing
+    <https://arxiv.org/abs/2508.12409>`_ (MDF and MoE-MDF).
+
+    Training runs ONE backbone pass for a batch that mixes datasets; each
+    dataset's samples then go through their own decode head (and auxiliary
+    head), and the losses are reported per dataset
+    (``{name}.decode.loss_ce``, ...). Each head's loss is a mean over its own
+    samples, the total is their sum. Heads (and MoE experts) of a dataset
+    that is absent from a batch enter the loss with weight 0, like
+    mmpretrain's ``MultiTaskHead``, so DDP runs without
+    ``find_unused_parameters``.
+
+    Inference groups a batch by dataset and runs each group with its own
+    head and test mode (``whole`` / ``slide``), so a sample's prediction
+    does not depend on the rest of the batch.
+
+    The backbone gets the samples' dataset ids only when it is routed (has a
+    ``dataset_names`` attribute, e.g. ``MoEViT``, whose names must equal the
+    head names in order); a plain ``VisionTransformer`` gives the MDF
+    baseline.
+
+    Args:
+        backbone (ConfigType): Backbone config.
+        decode_heads (dict[str, ConfigType]): Decode head config per dataset
+            name; the key order defines the dataset ids.
+        decode_head (OptConfigType): Optional template: each entry of
+            ``decode_heads`` updates a copy of it (top-level keys), so with an
+            mmseg base config ``decode_heads=dict(a=dict(num_classes=6))``
+            is enough. Defaults to None.
+        neck (OptConfigType): Shared neck config. Defaults to None.
+        auxiliary_heads (dict[str, ConfigType], optional): Auxiliary head per
+            dataset name (a subset of ``decode_heads``' names). Defaults to
+            None.
+        train_cfg (OptConfigType): Passed to the heads' ``loss``.
+        test_cfg (OptConfigType): mmseg test config (``mode``, ``crop_size``,
+            ``stride``) for every dataset, plus optional per-dataset
+            overrides under ``per_dataset``, e.g.
+            ``dict(mode='whole', per_dataset=dict(loveda=dict(mode='slide',
+            crop_size=(512, 512), stride=(341, 341))))``.
+        data_preprocessor (OptConfigType): Data preprocessor config.
+        pretrained (str, optional): Backbone checkpoint path.
+        init_cfg (OptMultiConfig): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 decode_heads: Dict[str, ConfigType],
+                 decode_head: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 auxiliary_heads: Optional[Dict[str, ConfigType]] = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 pretrained: Optional[str] = None,
+                 init_cfg: OptMultiConfig = None):
+        # EncoderDecoder.__init__ builds ONE decode head; build ours instead.
+        BaseSegmentor.__init__(
+            self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(decode_heads, dict) or not decode_heads:
+            raise TypeError(
+                'MultiDatasetEncoderDecoder: decode_heads must be a non-empty '
+                'dict {dataset name: head config}, got '
+                f'{type(decode_heads).__name__}')
+        self.dataset_names: List[str] = list(decode_heads)
+        for name in self.dataset_names:
+            if not isinstance(name, str) or not name or '.' in name:
+                raise ValueError(
+                    f'decode_heads key {name!r} is not a valid dataset name '
+                    '(a non-empty str without dots)')
+        if pretrained is not None:
+            assert backbone.get('pretrained') is None, \
+                'both backbone and segmentor set pretrained weight'
+            backbone.pretrained = pretrained
+        self.backbone = MODELS.build(backbone)
+        routed = getattr(self.backbone, 'dataset_names', None)
+        self.backbone_is_routed = routed is not None
+        if routed is not None and list(routed) != self.dataset_names:
+            raise ValueError(
+                f'backbone dataset_names {list(routed)} differ from the '
+                f'decode_heads keys {self.dataset_names}: they must list the '
+                'same datasets in the same order (model.backbone.'
+                'dataset_names and model.decode_heads in the config)')
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        self.decode_heads = nn.ModuleDict({
+            name: MODELS.build({**(decode_head or {}), **cfg})
+            for name, cfg in decode_heads.items()
+        })
+        self.auxiliary_heads = nn.ModuleDict()
+        for name, cfg in (auxiliary_heads or {}).items():
+            if name not in self.decode_heads:
+                raise KeyError(
+                    f"auxiliary_heads has dataset '{name}' that has no decode "
+                    f'head; decode_heads has {self.dataset_names}')
+            self.auxiliary_heads[name] = MODELS.build(cfg)
+        self.train_cfg = train_cfg
+        self._test_cfgs = self._split_test_cfg(test_cfg)
+        self._active: Optional[str] = None
+
+    def _split_test_cfg(self, test_cfg: OptConfigType) -> Dict[str, ConfigDict]:
+        """One full test config per dataset (shared part + its override)."""
+        test_cfg = dict(test_cfg or dict(mode='whole'))
+        per_dataset = dict(test_cfg.pop('per_dataset', None) or {})
+        unknown = set(per_dataset) - set(self.dataset_names)
+        if unknown:
+            raise KeyError(
+                f'test_cfg.per_dataset has unknown datasets {sorted(unknown)};'
+                f' the model has {self.dataset_names}')
+        return {
+            name: ConfigDict({**test_cfg, **per_dataset.get(name, {})})
+            for name in self.dataset_names
+        }
+
+    # --- the active dataset: mmseg's inference code reads these attributes
+    @contextmanager
+    def _use_dataset(self, name: str) -> Iterator[None]:
+        """Make ``decode_head``, ``test_cfg``, ... refer to ``name``."""
+        previous, self._active = self._active, name
+        try:
+            yield
+        finally:
+            self._active = previous
+
+    def _active_name(self) -> str:
+        if self._active is not None:
+            return self._active
+        if len(self.dataset_names) == 1:
+            return self.dataset_names[0]
+        raise AttributeError(
+            'MultiDatasetEncoderDecoder has one decode head per dataset '
+            f'({self.dataset_names}); use decode_heads[name]')
+
+    @property
+    def decode_head(self) -> nn.Module:
+        """The decode head of the active dataset."""
+        return self.decode_heads[self._active_name()]
+
+    @property
+    def test_cfg(self) -> ConfigDict:
+        """The test config of the active dataset."""
+        return self._test_cfgs[self._active_name()]
+
+    @property
+    def num_classes(self) -> int:
+        return self.decode_head.num_classes
+
+    @property
+    def out_channels(self) -> int:
+        return self.decode_head.out_channels
+
+    @property
+    def align_corners(self) -> bool:
+        return self.decode_head.align_corners
+
+    # --- routing
+    def _dataset_ids(self, names: Sequence[str],
+                     device: torch.device) -> Tensor:
+        return dataset_ids_from_names(names, self.dataset_names, device=device)
+
+    def _names_of(self, data_samples: OptSampleList,
+                  batch_size: int) -> List[str]:
+        """Dataset name per sample; data samples may be omitted only for a
+        single-dataset model."""
+        if data_samples is not None:
+            return get_dataset_names(data_samples)
+        if len(self.dataset_names) == 1:
+            return self.dataset_names * batch_size
+        raise ValueError(
+            f'this model has datasets {self.dataset_names}: pass data samples '
+            f"with '{DATASET_KEY}' in their metainfo to choose the head")
+
+    def extract_feat(self,
+                     inputs: Tensor,
+                     dataset_ids: Union[Tensor, int, None] = None
+                     ) -> List[Tensor]:
+        """Backbone (routed by ``dataset_ids`` if it is an MoE backbone)
+        and neck features of a batch."""
+        if self.backbone_is_routed:
+            x = self.backbone(inputs, dataset_ids)
+        else:
+            x = self.backbone(inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Seg logits of a batch of the active dataset (used by mmseg's
+        whole / slide inference)."""
+        name = self._active_name()
+        x = self.extract_feat(inputs, self.dataset_names.index(name))
+        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+
+    # --- training
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Per-dataset losses of a (possibly mixed) batch.
+
+        Args:
+            inputs (Tensor): Images (B, C, H, W).
+            data_samples (SampleList): Data samples with ``gt_sem_seg`` and
+                ``dataset_name`` in their metainfo.
+
+        Returns:
+            dict[str, Tensor]: ``{name}.decode.*`` (and ``{name}.aux.*``)
+            loss components.
+        """
+        ids = self._dataset_ids(get_dataset_names(data_samples), inputs.device)
+        x = self.extract_feat(inputs, ids)
+        losses: Dict[str, Tensor] = {}
+        absent = []
+        for k, name in enumerate(self.dataset_names):
+            index = (ids == k).nonzero(as_tuple=True)[0]
+            if index.numel() == 0:
+                absent.append(k)
+                continue
+            samples = [data_samples[i] for i in index.tolist()]
+            feats = [feat[index] for feat in x]
+            head = self.decode_heads[name]
+            self._check_labels(name, head, samples)
+            losses.update(
+                add_prefix(head.loss(feats, samples, self.train_cfg),
+                           f'{name}.decode'))
+            if name in self.auxiliary_heads:
+                losses.update(
+                    add_prefix(
+                        self.auxiliary_heads[name].loss(
+                            feats, samples, self.train_cfg), f'{name}.aux'))
+        if absent:
+            # keep the DDP graph whole: absent heads/experts get zero grads
+            first = next(key for key in losses if 'loss' in key)
+            losses[first] = losses[first] + self._zero_term(absent)
+        return losses
+
+    def _dataset_parameters(self, k: int) -> Iterator[nn.Parameter]:
+        """Parameters used only by dataset ``k``: its heads and, in an MoE
+        backbone, its experts (``...experts.{k}...``)."""
+        name = self.dataset_names[k]
+        yield from self.decode_heads[name].parameters()
+        if name in self.auxiliary_heads:
+            yield from self.auxiliary_heads[name].parameters()
+        if self.backbone_is_routed:
+            pattern = re.compile(rf'(^|\.)experts\.{k}\.')
+            for pname, param in self.backbone.named_parameters():
+                if pattern.search(pname):
+                    yield param
+
+    def _zero_term(self, dataset_ids: Sequence[int]) -> Tensor:
+        """0 * (sum of the parameters of the given datasets)."""
+        params = [
+            p for k in dataset_ids for p in self._dataset_parameters(k)
+            if p.requires_grad
+        ]
+        return sum(p.sum() for p in params) * 0.
+
+    @staticmethod
+    def _check_labels(name: str, head: nn.Module,
+                      samples: SampleList) -> None:
+        """Raise if a label does not fit the head's class count."""
+        ignore = getattr(head, 'ignore_index', 255)
+        for sample in samples:
+            seg = sample.gt_sem_seg.data
+            bad = (seg != ignore) & ((seg < 0) | (seg >= head.num_classes))
+            if bool(bad.any()):
+                labels = sorted(set(seg[bad].unique().tolist()))
+                path = sample.metainfo.get('seg_map_path',
+                                           sample.metainfo.get('img_path'))
+                raise ValueError(
+                    f"dataset '{name}': label(s) {labels} in {path} do not fit "
+                    f'the decode head of {head.num_classes} classes (labels '
+                    f'0..{head.num_classes - 1}, ignore {ignore}): set '
+                    f"num_classes of model.decode_heads['{name}'] to the "
+                    "dataset's class count, or check reduce_zero_label")
+
+    def check_dataset_meta(self, name: str, metainfo: dict) -> None:
+        """Raise if dataset ``name`` has no head or its class count differs
+        from the head's (called by the multi-dataset val/test loops).
+
+        Args:
+            name (str): Dataset name (from its ``SetDatasetName``).
+            metainfo (dict): The dataset's metainfo (``classes``).
+        """
+        if name not in self.decode_heads:
+            raise KeyError(
+                f"dataset '{name}' has no decode head; the model has heads for "
+                f'{self.dataset_names} (model.decode_heads in the config)')
+        classes = metainfo.get('classes')
+        head = self.decode_heads[name]
+        if classes is not None and len(classes) != head.num_classes:
+            raise ValueError(
+                f"dataset '{name}' has {len(classes)} classes {tuple(classes)}"
+                f" but its decode head predicts {head.num_classes}: set "
+                f"num_classes={len(classes)} in model.decode_heads['{name}']")
+
+    # --- inference
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """Predict every sample with its own dataset's head and test mode.
+
+        Args:
+            inputs (Tensor): Images (B, C, H, W).
+            data_samples (SampleList, optional): Data samples with
+                ``dataset_name``; may be None for a single-dataset model.
+
+        Returns:
+            SampleList: Data samples with ``seg_logits`` and
+            ``pred_sem_seg``, in input order.
+        """
+        names = self._names_of(data_samples, inputs.shape[0])
+        if data_samples is None:
+            with self._use_dataset(names[0]):
+                return super().predict(inputs, None)
+        ids = self._dataset_ids(names, inputs.device)
+        for k, name in enumerate(self.dataset_names):
+            index = (ids == k).nonzero(as_tuple=True)[0]
+            if index.numel() == 0:
+                continue
+            samples = [data_samples[i] for i in index.tolist()]
+            with self._use_dataset(name):
+                seg_logits = self.inference(
+                    inputs[index], [s.metainfo for s in samples])
+                self.postprocess_result(seg_logits, samples)
+        return data_samples
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptSampleList = None) -> Dict[str, Tensor]:
+        """Raw head outputs (tensor mode), as ``{dataset name: logits of
+        that dataset's samples in batch order}``."""
+        names = self._names_of(data_samples, inputs.shape[0])
+        ids = self._dataset_ids(names, inputs.device)
+        x = self.extract_feat(inputs, ids)
+        outs = {}
+        for k, name in enumerate(self.dataset_names):
+            index = (ids == k).nonzero(as_tuple=True)[0]
+            if index.numel():
+                outs[name] = self.decode_heads[name].forward(
+                    [feat[index] for feat in x])
+        return outs
+
+    def aug_test(self, inputs, batch_img_metas, rescale=True):
+        raise NotImplementedError(
+            'MultiDatasetEncoderDecoder: use SegTTAModel for test-time '
+            'augmentation (tools/test.py --tta)')

@@ -1,0 +1,39 @@
+# ISPRS Potsdam (6 classes) through mmseg's PotsdamDataset, in the layout of
+# mmseg's tools/dataset_converters/potsdam.py (512 crops; reduce_zero_label).
+# Evaluated on the whole val crops and reported as mF1 (mFscore).
+# Only `potsdam_`-prefixed variables are defined, so this file combines with the
+# other dataset files in a multi-dataset config (configs/mdf/). The last
+# transform tags every sample with the dataset name models route by.
+# Training as in S5: 512 crops, flips and 90-degree rotations.
+potsdam_name = 'potsdam'
+potsdam_data_root = 'data/potsdam/'
+potsdam_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    # rot90 by k in 0..3 followed by a flip, with probability 0.5
+    dict(type='RandomRotFlip', rotate_prob=0.0, flip_prob=0.5),
+    dict(type='PackSegInputs'),
+    dict(type='SetDatasetName', name=potsdam_name),
+]
+potsdam_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    # annotations are loaded after any resize: predictions are compared at
+    # the original resolution
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+    dict(type='SetDatasetName', name=potsdam_name),
+]
+potsdam_train_dataset = dict(
+    type='PotsdamDataset',
+    data_root=potsdam_data_root,
+    data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'),
+    pipeline=potsdam_train_pipeline)
+potsdam_test_dataset = dict(
+    type='PotsdamDataset',
+    data_root=potsdam_data_root,
+    data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
+    pipeline=potsdam_test_pipeline)
+potsdam_metric = dict(type='IoUMetric', iou_metrics=['mFscore'])
+potsdam_metric_key = 'mFscore'  # the metric entering the multi-dataset mean

@@ -1,0 +1,178 @@
+"""Validation / test loops that evaluate each dataset of a multi-dataset
+model on its own (own dataloader, own evaluator, own visualizer palette)."""
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+from mmengine.dataset import ConcatDataset
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import LOOPS
+from mmengine.runner import BaseLoop, TestLoop, ValLoop
+from mmengine.runner.loops import _parse_losses
+from torch.utils.data import DataLoader, Dataset
+
+from s5_mm.datasets.transforms.set_dataset_name import SetDatasetName
+from s5_mm.evaluation.multi_dataset_metrics import MultiDatasetEvaluator
+
+_SET_NAME_TYPES = ('SetDatasetName', 'mmseg.SetDatasetName',
+                   'mmdet.SetDatasetName')
+
+
+def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
+    """The name set by a ``SetDatasetName`` in a pipeline (built transforms
+    or their configs); None if there is none."""
+    for transform in pipeline:
+        if isinstance(transform, SetDatasetName):
+            return transform.name
+        if isinstance(transform, dict) and transform.get(
+                'type') in _SET_NAME_TYPES:
+            return transform['name']
+    return None
+
+
+def dataset_name_of(dataset: Dataset, where: str = 'dataset') -> str:
+    """Dataset name from the ``SetDatasetName`` of a built dataset's
+    pipeline, with a clear error if it has none."""
+    pipeline = getattr(dataset, 'pipeline', None)
+    name = pipeline_dataset_name(getattr(pipeline, 'transforms', []))
+    if name is None:
+        root = getattr(dataset, 'data_root', '')
+        raise ValueError(
+            f'{where} ({type(dataset).__name__}, data_root={root!r}) has no '
+            "SetDatasetName in its pipeline: add dict(type='SetDatasetName', "
+            'name=...) at the end of it, so its samples can be routed')
+    return name
+
+
+def find_dataset_cfg(dataset_cfg: dict, name: str) -> dict:
+    """The config of dataset ``name`` (by its ``SetDatasetName``) in a
+    dataset config that is a ConcatDataset or a single dataset."""
+    found = {}
+    for sub in dataset_cfg.get('datasets', [dataset_cfg]):
+        sub_name = pipeline_dataset_name(sub.get('pipeline', []))
+        found[sub_name] = sub
+        if sub_name == name:
+            return sub
+    raise KeyError(f"no dataset named '{name}' in the config; its datasets "
+                   f'are named {sorted(n for n in found if n)} (by the '
+                   'SetDatasetName of their pipelines)')
+
+
+class _PerDatasetLoopMixin:
+    """Shared set-up and run of the multi-dataset val and test loops."""
+
+    _mode: str = 'val'
+
+    def _setup(self, runner, dataloader: Union[DataLoader, Dict],
+               evaluator: Union[MultiDatasetEvaluator, Dict],
+               fp16: bool) -> None:
+        if not isinstance(dataloader, dict):
+            raise TypeError(
+                f'{type(self).__name__} needs the {self._mode}_dataloader as '
+                'a config dict (it builds one dataloader per dataset)')
+        BaseLoop.__init__(self, runner, dataloader)
+        if isinstance(evaluator, (dict, list)):
+            evaluator = runner.build_evaluator(evaluator)
+        if not isinstance(evaluator, MultiDatasetEvaluator):
+            raise TypeError(
+                f'{type(self).__name__} needs {self._mode}_evaluator = '
+                "dict(type='MultiDatasetEvaluator', metrics={name: ...}), got "
+                f'{type(evaluator).__name__}')
+        self.evaluator = evaluator
+        self.fp16 = fp16
+        dataset = self.dataloader.dataset
+        datasets = dataset.datasets if isinstance(
+            dataset, ConcatDataset) or hasattr(dataset, 'datasets') else [
+                dataset]
+        loader_cfg = {k: v for k, v in dataloader.items() if k != 'dataset'}
+        diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
+        self.dataloaders: Dict[str, DataLoader] = {}
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        for i, sub in enumerate(datasets):
+            name = dataset_name_of(sub, f'{self._mode} dataset {i}')
+            if name in self.dataloaders:
+                raise ValueError(f"two {self._mode} datasets are named '{name}'"
+                                 ' by their SetDatasetName')
+            if name not in evaluator.evaluators:
+                raise KeyError(
+                    f"{self._mode} dataset '{name}' has no metrics in the "
+                    f'{self._mode}_evaluator (it has '
+                    f'{evaluator.dataset_names})')
+            if hasattr(model, 'check_dataset_meta'):
+                model.check_dataset_meta(name, sub.metainfo)
+            evaluator.set_dataset_meta(name, sub.metainfo)
+            self.dataloaders[name] = runner.build_dataloader(
+                dict(loader_cfg, dataset=sub),
+                seed=runner.seed,
+                diff_rank_seed=diff_rank_seed)
+        missing = set(evaluator.dataset_names) - set(self.dataloaders)
+        if missing:
+            raise KeyError(f'{self._mode}_evaluator has metrics for '
+                           f'{sorted(missing)} but there is no such dataset '
+                           f'in the {self._mode}_dataloader')
+
+    def run(self) -> dict:
+        """Run every dataset, then evaluate each and their mean."""
+        mode = self._mode
+        self.runner.call_hook(f'before_{mode}')
+        self.runner.call_hook(f'before_{mode}_epoch')
+        self.runner.model.eval()
+        losses = getattr(self, f'{mode}_loss')
+        losses.clear()
+        idx = 0
+        for name, loader in self.dataloaders.items():
+            self.runner.visualizer.dataset_meta = loader.dataset.metainfo
+            print_log(f'{mode}: {name} ({len(loader.dataset)} images)',
+                      logger='current', level=logging.INFO)
+            for data_batch in loader:
+                self.run_iter(idx, data_batch)
+                idx += 1
+        metrics = self.evaluator.evaluate_datasets(
+            {name: len(dl.dataset) for name, dl in self.dataloaders.items()})
+        if losses:
+            metrics.update(_parse_losses(losses, mode))
+        self.runner.call_hook(f'after_{mode}_epoch', metrics=metrics)
+        self.runner.call_hook(f'after_{mode}')
+        return metrics
+
+
+@LOOPS.register_module()
+class MultiDatasetValLoop(_PerDatasetLoopMixin, ValLoop):
+    """Validation of a multi-dataset model, dataset by dataset.
+
+    The ``val_dataloader`` config holds a ``ConcatDataset`` of the datasets
+    (each with ``SetDatasetName`` at the end of its pipeline, which names
+    it); the loop builds one dataloader per dataset with the remaining
+    dataloader settings, so each dataset keeps its own test pipeline and
+    sample count (DDP padding is dropped per dataset). ``val_evaluator``
+    must be a :class:`~s5_mm.evaluation.MultiDatasetEvaluator`; metrics are
+    ``{dataset}/{metric}`` plus their mean. If the model has a
+    ``check_dataset_meta(name, metainfo)`` method it is called for every
+    dataset (class count vs head).
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (dict): Dataloader config whose dataset is a
+            ConcatDataset.
+        evaluator (dict | MultiDatasetEvaluator): The evaluator.
+        fp16 (bool): Autocast the forward. Defaults to False.
+    """
+
+    _mode = 'val'
+
+    def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
+        self._setup(runner, dataloader, evaluator, fp16)
+        self.val_loss = dict()
+
+
+@LOOPS.register_module()
+class MultiDatasetTestLoop(_PerDatasetLoopMixin, TestLoop):
+    """Test of a multi-dataset model, dataset by dataset (see
+    :class:`MultiDatasetValLoop`)."""
+
+    _mode = 'test'
+
+    def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
+        self._setup(runner, dataloader, evaluator, fp16)
+        self.test_loss = dict()
