@@ -1,0 +1,66 @@
+"""StrictDOTAv2Dataset: mmrotate's DOTA-v2 loader with checked label lines."""
+import os.path as osp
+import shutil
+
+import pytest
+from mmrotate.registry import DATASETS
+
+LINE = '251.0 457.0 260.0 466.0 235.0 493.0 226.0 485.0 ship 0\n'
+
+
+def _build(ann_dir, img_dir):
+    return DATASETS.build(
+        dict(type='StrictDOTAv2Dataset', ann_file=str(ann_dir),
+             data_prefix=dict(img_path=str(img_dir)), pipeline=[]))
+
+
+def test_bundled_patches_load_like_mmrotate(moe_cfg, data_root):
+    root = osp.join(data_root, 'dota_split')
+    ours = _build(osp.join(root, 'labelTxt'), osp.join(root, 'images'))
+    ref = DATASETS.build(
+        dict(type='DOTAv2Dataset', ann_file=osp.join(root, 'labelTxt'),
+             data_prefix=dict(img_path=osp.join(root, 'images')),
+             pipeline=[]))
+    assert len(ours) == len(ref) == 4
+    counts = {}
+    for i in range(len(ours)):
+        info = ours.get_data_info(i)
+        assert info == ref.get_data_info(i)
+        counts[info['img_id']] = len(info['instances'])
+    assert counts == {'P0706__1__0___0': 81, 'P0706__1__0___256': 138,
+                      'P0706__1__0___512': 136, 'P1088__1__1024___768': 0}
+
+
+@pytest.mark.parametrize('bad, match', [
+    ('251.0 457.0 260.0 466.0 235.0 493.0 226.0 ship 0\n',
+     'expected 10 fields'),
+    ('251.0 457.0 260.0 466.0 235.0 abc 226.0 485.0 ship 0\n',
+     'must be numbers'),
+    ('251.0 457.0 260.0 466.0 235.0 493.0 226.0 485.0 ship x\n',
+     'difficulty an integer'),
+    ('251.0 457.0 260.0 466.0 235.0 493.0 226.0 485.0 boat 0\n',
+     "unknown class 'boat'"),
+    ('gsd:0.146\n', 'expected 10 fields'),
+])
+def test_malformed_line_names_file_and_line(moe_cfg, tmp_path, bad, match):
+    ann, img = tmp_path / 'annfiles', tmp_path / 'images'
+    ann.mkdir()
+    img.mkdir()
+    (ann / 'good.txt').write_text(LINE * 2)
+    (ann / 'P0001__1__0___0.txt').write_text(LINE * 2 + bad + LINE)
+    with pytest.raises(ValueError, match=match) as err:
+        _build(ann, img)
+    msg = str(err.value)
+    assert str(ann / 'P0001__1__0___0.txt') + ', line 3' in msg
+
+
+def test_empty_label_file_is_kept(moe_cfg, tmp_path, data_root):
+    src = osp.join(data_root, 'dota_split')
+    ann, img = tmp_path / 'annfiles', tmp_path / 'images'
+    ann.mkdir()
+    img.mkdir()
+    name = 'P1088__1__1024___768'
+    shutil.copy(osp.join(src, 'labelTxt', name + '.txt'), ann)
+    dataset = _build(ann, img)
+    assert len(dataset) == 1
+    assert dataset.get_data_info(0)['instances'] == []
