@@ -149,6 +149,29 @@ def test_init_cfg_pretrained_loads_dense_checkpoint(tmp_path):
         assert torch.equal(expert.bias, fc2.bias[64 - P:])
 
 
+def test_init_cfg_prefix_and_pos_embed_resize(tmp_path):
+    dense = build_dense(img_size=(32, 32))  # 2x2 grid
+    ckpt = str(tmp_path / 'segmentor.pth')
+    save_checkpoint(
+        {'state_dict': {'backbone.' + k: v
+                        for k, v in dense.state_dict().items()}}, ckpt)
+    moe = build_moe(init_cfg=dict(type='Pretrained', checkpoint=ckpt,
+                                  prefix='backbone.'))
+    moe.init_weights()
+    ref = build_dense(img_size=(64, 64))
+    ref.init_cfg = dict(type='Pretrained', checkpoint=str(
+        tmp_path / 'bare.pth'))
+    save_checkpoint({'state_dict': dense.state_dict()}, ref.init_cfg[
+        'checkpoint'])
+    ref.init_weights()  # mmseg's own loading (pos_embed resized to 4x4)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert max_diff(moe(x, torch.tensor([0, 2])), ref(x)) <= 1e-5
+    forgot = build_moe(init_cfg=dict(type='Pretrained', checkpoint=ckpt))
+    with pytest.raises(KeyError, match="prefix='backbone.'"):
+        forgot.init_weights()
+
+
 def test_state_dict_round_trip():
     moe = build_moe()
     moe.init_weights()

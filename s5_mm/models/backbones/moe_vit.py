@@ -8,6 +8,7 @@ Only the expert of a sample's own dataset runs, so a forward costs what a
 dense ViT forward costs, also for batches that mix datasets.
 """
 import inspect
+import math
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -15,6 +16,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import ModuleList
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from mmseg.models.backbones.vit import (TransformerEncoderLayer,
                                         VisionTransformer)
 from mmseg.registry import MODELS
@@ -195,6 +197,44 @@ class MoEViT(VisionTransformer):
             for i in range(num_layers))
         self._freeze()
         self.register_load_state_dict_pre_hook(_load_dense_pre_hook)
+
+    def init_weights(self) -> None:
+        """Initialise; ``init_cfg=dict(type='Pretrained', checkpoint=...,
+        prefix=...)`` loads a dense or MoE checkpoint (``prefix`` selects a
+        sub-model, e.g. ``'backbone.'`` of a segmentor checkpoint, which
+        mmseg's ``VisionTransformer`` ignores) and resizes ``pos_embed``."""
+        cfg = self.init_cfg
+        if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
+            return super().init_weights()
+        path = cfg['checkpoint']
+        ckpt = _load_checkpoint(path, map_location='cpu')
+        for key in ('state_dict', 'model'):
+            if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
+                ckpt = ckpt[key]
+                break
+        prefix = cfg.get('prefix') or ''
+        if prefix and not prefix.endswith('.'):
+            prefix += '.'
+        state = {
+            k[len(prefix):]: v
+            for k, v in ckpt.items() if k.startswith(prefix)
+        }
+        own = self.state_dict()
+        if not set(state) & set(own):
+            found = sorted({k.split('.')[0] + '.' for k in ckpt})[:8]
+            raise KeyError(
+                f'{path} has no weights of this backbone under prefix '
+                f"'{prefix}' (its keys start with {found}): set "
+                "init_cfg.prefix, e.g. prefix='backbone.' for a segmentor "
+                'checkpoint')
+        pos = state.get('pos_embed')
+        if pos is not None and pos.shape != self.pos_embed.shape:
+            side = math.isqrt(pos.shape[1] - 1)
+            grid = (self.img_size[0] // self.patch_size,
+                    self.img_size[1] // self.patch_size)
+            state['pos_embed'] = self.resize_pos_embed(
+                pos, grid, (side, side), self.interpolate_mode)
+        load_state_dict(self, state, strict=False, logger='current')
 
     def _expert_groups(self, dataset_ids: Union[Tensor, int, None],
                        batch_size: int
