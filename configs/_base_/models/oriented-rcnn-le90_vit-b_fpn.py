@@ -62,14 +62,19 @@ model = dict(
         loss_cls=dict(
             type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
         loss_bbox=dict(
-            type='mmdet.SmoothL1Loss', beta=0.1111111111111111, loss_weight=1.0)),
+            type='mmdet.SmoothL1Loss',
+            beta=0.1111111111111111,
+            loss_weight=1.0)),
     roi_head=dict(
         type='mmdet.StandardRoIHead',
         bbox_roi_extractor=dict(
             type='RotatedSingleRoIExtractor',
             # RoIAlignRotated has CPU and CUDA kernels in mmcv 2.1
             roi_layer=dict(
-                type='RoIAlignRotated', out_size=7, sample_num=2, clockwise=True),
+                type='RoIAlignRotated',
+                out_size=7,
+                sample_num=2,
+                clockwise=True),
             out_channels=256,
             featmap_strides=[4, 8, 16, 32]),
         bbox_head=dict(
@@ -93,7 +98,8 @@ model = dict(
             loss_cls=dict(
                 type='mmdet.CrossEntropyLoss', use_sigmoid=False,
                 loss_weight=1.0),
-            loss_bbox=dict(type='mmdet.SmoothL1Loss', beta=1.0, loss_weight=1.0))),
+            loss_bbox=dict(
+                type='mmdet.SmoothL1Loss', beta=1.0, loss_weight=1.0))),
     train_cfg=dict(
         rpn=dict(
             assigner=dict(

@@ -15,7 +15,8 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999),
                    weight_decay=0.05),
-    constructor='LayerDecayOptimWrapperConstructor',
+    # registered in mmseg's registry by s5_mm (issue 3)
+    constructor='mmseg.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=12),
     clip_grad=dict(max_norm=35, norm_type=2))
 # lr above is for 8 GPUs x 2 images; scaled by --auto-scale-lr
