@@ -81,13 +81,18 @@ class PoolDataset(torch.utils.data.Dataset):
         i = self.indices[k]
         path = osp.join(self.root, self.rel_paths[i])
         try:
+            if osp.getsize(path) == 0:
+                raise ValueError('empty file (0 bytes)')
             data = self.pipeline(
                 dict(img_path=path, seg_fields=[], reduce_zero_label=False))
             if data is None:
                 raise ValueError('the pipeline dropped the image')
         except Exception as e:  # noqa: BLE001 (any failure is a reject)
+            kind = type(e)
+            name = kind.__qualname__ if kind.__module__ == 'builtins' else \
+                f'{kind.__module__}.{kind.__qualname__}'
             msg = ' '.join(str(e).split()) or 'no message'
-            return dict(index=i, error=f'{type(e).__name__}: {msg}')
+            return dict(index=i, error=f'{name}: {msg}')
         return dict(index=i, data=data)
 
 
