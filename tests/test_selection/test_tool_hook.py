@@ -1,0 +1,120 @@
+"""tools/select_data.py end to end, and the hook giving the same split."""
+import csv
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmengine.runner import Runner
+from selection_utils import LABELED, UNLABELED, small_cfg, tool_cfg_file
+
+
+@pytest.fixture
+def select_data(monkeypatch):
+    monkeypatch.syspath_prepend('tools')
+    import select_data
+    return select_data
+
+
+def _rows(path):
+    with open(path, encoding='utf-8', newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def test_tool_all_writes_split_scores_and_report(select_data, checkpoint,
+                                                 tmp_path):
+    work = str(tmp_path / 'w')
+    split = str(tmp_path / 'unlabeled_split.txt')
+    select_data.main([
+        'all', tool_cfg_file(tmp_path), checkpoint, '--work-dir', work,
+        '--pool-root', UNLABELED, '--labeled-root', LABELED,
+        '--shard-size', '16', '--num-workers', '0', '--num-clusters', '3',
+        '--budget', '20', '--quota-mode', 'equal', '--split-file', split
+    ])
+    sel = osp.join(work, 'selection')
+    with open(split, encoding='utf-8') as f:
+        lines = f.read().splitlines()
+    with open(osp.join(sel, 'split.txt'), encoding='utf-8') as f:
+        assert f.read().splitlines() == lines
+    assert len(lines) == 20 and len(set(lines)) == 20
+    assert all(osp.isfile(osp.join(UNLABELED, p)) for p in lines)
+
+    rows = _rows(osp.join(sel, 'selection.csv'))
+    assert len(rows) == 72
+    assert sorted(r['path'] for r in rows if r['selected'] == '1') == \
+        sorted(lines)
+    summary = json.load(open(osp.join(sel, 'selection.json')))
+    # equal quotas: 20 / 3 -> [7, 7, 6], then redistribution if a cluster
+    # is short; fill sums to the budget
+    assert summary['quota'] == [7, 7, 6]
+    assert sum(summary['fill']) == 20
+    for c in range(3):
+        members = [r for r in rows if int(r['cluster']) == c]
+        chosen = [float(r['entropy']) for r in members if r['selected'] == '1']
+        others = [float(r['entropy']) for r in members if r['selected'] == '0']
+        assert len(chosen) == summary['fill'][c]
+        assert len(members) == summary['available'][c]
+        # low entropy first inside every cluster
+        if chosen and others:
+            assert max(chosen) <= min(others)
+    clusters = json.load(open(osp.join(work, 'clusters', 'clusters.json')))
+    assert clusters['unlabeled_sizes'] == summary['available']
+    assert sum(clusters['labeled_sizes']) == 3  # three LoveDA crops
+    png = open(osp.join(sel, 'report.png'), 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10000
+
+
+def test_select_step_alone_gives_the_same_split(select_data, checkpoint,
+                                                tmp_path):
+    work = str(tmp_path / 'w')
+    common = ['--work-dir', work]
+    select_data.main(['score', tool_cfg_file(tmp_path), checkpoint] + common +
+                     ['--pool-root', UNLABELED, '--labeled-root', LABELED,
+                      '--num-workers', '0'])
+    select_data.main(['cluster', '--num-clusters', '2'] + common)
+    select_data.main(['select', '--budget', '30'] + common)
+    first = open(osp.join(work, 'selection', 'split.txt'), 'rb').read()
+    select_data.main(['cluster', '--num-clusters', '2'] + common)
+    select_data.main(['select', '--budget', '30'] + common)
+    assert open(osp.join(work, 'selection', 'split.txt'), 'rb').read() == first
+    assert len(first.decode().splitlines()) == 30
+
+
+def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
+    cfg = small_cfg()
+    cfg.work_dir = str(tmp_path / 'train')
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2,
+                         val_interval=100)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
+                                        interval=2)
+    cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
+    cfg.param_scheduler = []
+    split = str(tmp_path / 'from_hook.txt')
+    cfg.custom_hooks = [
+        dict(type='EntropyDiversitySelectorHook', pool_root=UNLABELED,
+             labeled_root=LABELED, budget=25, num_clusters=2,
+             split_file=split, score_cfg=dict(shard_size=32, batch_size=8))
+    ]
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook_dir = osp.join(cfg.work_dir, 'selection', 'iter_2')
+    assert open(split, 'rb').read() == open(
+        osp.join(hook_dir, 'selection', 'split.txt'), 'rb').read()
+    assert len(open(split).read().splitlines()) == 25
+
+    # the tool, run on the checkpoint the same training saved, selects the
+    # same images in the same order
+    work = str(tmp_path / 'tool')
+    select_data.main([
+        'all', tool_cfg_file(tmp_path),
+        osp.join(cfg.work_dir, 'iter_2.pth'), '--work-dir', work,
+        '--pool-root', UNLABELED, '--labeled-root', LABELED,
+        '--shard-size', '32', '--batch-size', '8', '--num-workers', '0',
+        '--num-clusters', '2', '--budget', '25'
+    ])
+    assert open(osp.join(work, 'selection', 'split.txt'), 'rb').read() == \
+        open(split, 'rb').read()
+    np.testing.assert_array_equal(
+        np.load(osp.join(work, 'unlabeled', 'scores.npy')),
+        np.load(osp.join(hook_dir, 'unlabeled', 'scores.npy')))
