@@ -1,0 +1,84 @@
+"""Inference helpers of the rotated-detection demo: per-dataset pipeline
+from the config, and patch-wise inference of large images."""
+import copy
+
+import mmcv
+import pytest
+import torch
+from mmrotate.registry import MODELS
+
+from conftest import tiny_model_cfg, tiny_pipelines
+from s5_mm.models.detectors.rotated_inference import (
+    build_inference_pipeline, find_dataset, inference_rotated_detector,
+    patch_offsets)
+
+DOTA_PATCH = 'tests/data/dota_split/images/P0706__1__0___256.png'
+
+
+@pytest.fixture(scope='module')
+def tiny(moe_cfg):
+    cfg = tiny_pipelines(copy.deepcopy(moe_cfg))
+    # the config's test datasets carry the shrunk pipelines
+    for ds, key in zip(cfg.test_dataloader.dataset.datasets,
+                       ('dior_test_pipeline', 'dota_test_pipeline')):
+        ds.pipeline = cfg[key]
+    model_cfg = tiny_model_cfg(cfg)
+    model_cfg.test_cfg.rcnn.score_thr = 0.0
+    torch.manual_seed(0)
+    return cfg, MODELS.build(model_cfg).eval()
+
+
+def test_find_dataset_by_name(moe_cfg):
+    assert find_dataset(moe_cfg, 'dota')['type'] == 'StrictDOTAv2Dataset'
+    assert find_dataset(moe_cfg, 'dior')['type'] == 'DIORDataset'
+    with pytest.raises(ValueError, match=r"unknown dataset 'xview'.*"
+                       r"\['dior', 'dota'\]"):
+        find_dataset(moe_cfg, 'xview')
+    with pytest.raises(ValueError, match='--dataset NAME'):
+        find_dataset(moe_cfg)
+
+
+def test_inference_pipeline_needs_no_labels(tiny):
+    cfg, _ = tiny
+    pipeline = build_inference_pipeline(find_dataset(cfg, 'dota'))
+    names = [type(t).__name__ for t in pipeline.transforms]
+    assert 'LoadAnnotations' not in names and 'ConvertBoxType' not in names
+    out = pipeline(dict(img=mmcv.imread(DOTA_PATCH)))
+    sample = out['data_samples']
+    assert sample.metainfo['dataset_name'] == 'dota'
+    assert sample.ori_shape == (512, 512)
+    assert len(sample.gt_instances) == 0
+
+
+def test_patch_offsets_cover_the_image():
+    offsets = patch_offsets(512, 700, 256, 56)
+    xs = sorted({x for x, _ in offsets})
+    ys = sorted({y for _, y in offsets})
+    assert xs == [0, 200, 400, 444] and ys == [0, 200, 256]
+    with pytest.raises(ValueError, match='overlap'):
+        patch_offsets(512, 512, 256, 256)
+
+
+def test_patchwise_inference_shifts_window_boxes(tiny):
+    cfg, model = tiny
+    pipeline = build_inference_pipeline(find_dataset(cfg, 'dota'))
+    image = mmcv.imread(DOTA_PATCH)[:256]  # 256 x 512: two 256 windows
+    # IoU threshold 1 keeps every box: merged = both windows, shifted
+    merged = inference_rotated_detector(
+        model, image, pipeline, patch_size=256, patch_overlap=0,
+        nms_iou=1.0).pred_instances
+    left = inference_rotated_detector(model, image[:, :256], pipeline)
+    right = inference_rotated_detector(model, image[:, 256:], pipeline)
+    expected = torch.cat([left.pred_instances.bboxes,
+                          right.pred_instances.bboxes + torch.tensor(
+                              [256., 0, 0, 0, 0])])
+    assert len(merged) == len(expected) > 0
+    order = torch.argsort(merged.bboxes[:, 0] * 1e4 + merged.bboxes[:, 1])
+    ref = torch.argsort(expected[:, 0] * 1e4 + expected[:, 1])
+    torch.testing.assert_close(merged.bboxes[order], expected[ref])
+    assert merged.bboxes[:, 0].max() > 256  # boxes of the right window
+    # a real threshold merges overlapping boxes away
+    fewer = inference_rotated_detector(
+        model, image, pipeline, patch_size=256, patch_overlap=0,
+        nms_iou=0.1).pred_instances
+    assert len(fewer) < len(merged)
