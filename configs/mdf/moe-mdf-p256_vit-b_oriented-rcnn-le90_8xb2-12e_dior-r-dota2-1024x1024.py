@@ -18,6 +18,11 @@ model = dict(
         type='mmseg.MoEViT',
         dataset_names=dataset_names,
         expert_channels=256))
+# Start from S4P-pretrained (or MAE) weights: every expert is initialised
+# from the last 256 rows of the dense fc2, so the MoE ViT starts as the
+# dense one; pos_embed is resized to the 512-input grid. E.g.
+#   model.backbone.init_cfg = dict(type='Pretrained', prefix='backbone.',
+#       checkpoint='work_dirs/s4p-fixmatch_vit-b_.../iter_120000.pth')
 
 # A fixed 2 + 2 composition per batch comes from mmdet's MultiSourceSampler
 # (an infinite sampler, so training counts iterations). One "epoch" = one

@@ -186,3 +186,24 @@ def test_config_errors(moe_cfg):
     bad.roi_head = [cfg.roi_head] * 3
     with pytest.raises(ValueError, match='roi_head is a list of 3'):
         MODELS.build(bad)
+
+
+def test_single_dataset_config_with_plain_vit(repo_root, moe_cfg,
+                                              train_sets):
+    """The SDF config: the same detector with one dataset and mmseg's plain
+    VisionTransformer (no dataset_ids passed)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(
+        repo_root, 'configs/mdf/sdf_vit-b_oriented-rcnn-le90_8xb2-12e_'
+        'dior-r-1024x1024.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg(cfg))
+    assert type(model.backbone).__name__ == 'VisionTransformer'
+    assert list(model.branches) == ['dior']
+    losses, total, _ = _loss(model, [train_sets['dior'][0]])
+    assert {k.split('/')[0] for k in losses} == {'dior'}
+    assert torch.isfinite(total) and total > 0
+    with pytest.raises(ValueError, match="unknown dataset 'dota'"):
+        _loss(model, [train_sets['dota'][0]])
