@@ -1,15 +1,17 @@
 """Extract the backbone of an S4P (FixMatchSegmentor) checkpoint.
 
-The output loads into the fine-tuning configs as the backbone's pretrained
-weights, like mmseg's converted MAE / ViT checkpoints:
-``backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=OUT))``.
+The output holds the backbone's weights with keys ``backbone.*``, which the
+fine-tuning configs load with
+``backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=OUT,
+prefix='backbone.'))`` (``MoEViT`` honours ``prefix``):
 
     python tools/model_converters/extract_backbone.py \
-        work_dirs/s4p-.../iter_120000.pth pretrain/s4p_vit-b.pth [--source teacher]
+        work_dirs/s4p-.../iter_120000.pth pretrain/s4p_vit-b_rs4p-1m.pth
 
-``--source`` picks the student (default) or the EMA teacher; a plain mmseg
-segmentor checkpoint (keys ``backbone.*``) works too. ``--keep-prefix``
-keeps ``backbone.`` in the keys (for ``load_from`` of a full segmentor).
+mmseg's own ``VisionTransformer.init_weights`` ignores ``prefix``: for a
+plain ViT add ``--strip-prefix`` (keys without ``backbone.``, like mmseg's
+converted MAE checkpoints). ``--source teacher`` takes the EMA teacher
+instead of the student; a plain mmseg segmentor checkpoint works too.
 """
 import argparse
 import os
@@ -24,7 +26,7 @@ import s5_mm  # noqa: F401  (safe loader accepts mmengine checkpoints)
 
 def extract_backbone(state_dict: dict, source: str = 'student',
                      part: str = 'backbone',
-                     keep_prefix: bool = False) -> OrderedDict:
+                     keep_prefix: bool = True) -> OrderedDict:
     """Keys of ``{source}.{part}.*`` (or ``{part}.*``) without the prefixes.
 
     Raises:
@@ -51,8 +53,10 @@ def parse_args():
                         default='student', help='network to take it from')
     parser.add_argument('--part', default='backbone',
                         help='sub-module to extract (e.g. backbone, neck)')
-    parser.add_argument('--keep-prefix', action='store_true',
-                        help='keep "<part>." in the output keys')
+    parser.add_argument('--strip-prefix', action='store_true',
+                        help='drop "<part>." from the output keys (for '
+                        "mmseg's VisionTransformer, which ignores "
+                        'init_cfg.prefix)')
     return parser.parse_args()
 
 
@@ -61,7 +65,7 @@ def main():
     checkpoint = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
     out = extract_backbone(state_dict, args.source, args.part,
-                           args.keep_prefix)
+                           not args.strip_prefix)
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
     meta = dict(source=osp.abspath(args.src), network=args.source,
