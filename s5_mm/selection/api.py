@@ -9,6 +9,7 @@ same bytes.
 """
 import csv
 import hashlib
+import inspect
 import json
 import os.path as osp
 from typing import Optional, Sequence
@@ -52,15 +53,8 @@ def score_pool(model: nn.Module,
                root: str,
                rel_paths: Sequence[str],
                score_dir: str,
-               feature_module: str = 'backbone',
-               feature_index: int = -1,
-               shard_size: int = 1000,
-               batch_size: int = 8,
-               num_workers: int = 0,
-               on_error: str = 'skip',
-               max_shards: Optional[int] = None,
-               progress: bool = True,
-               fingerprint: Optional[dict] = None) -> dict:
+               fingerprint: Optional[dict] = None,
+               **kwargs) -> dict:
     """Score a pool on every rank, then merge the shards on rank 0.
 
     Args:
@@ -69,22 +63,26 @@ def score_pool(model: nn.Module,
         score_dir (str): Output folder of this pool.
         fingerprint (dict, optional): Extra settings (config, checkpoint)
             stored in ``meta.json``; a resumed run must match them.
-        Others: See :func:`s5_mm.selection.scoring.score_shards`.
+        **kwargs: Settings of :func:`s5_mm.selection.scoring.score_shards`
+            (``feature_module``, ``feature_index``, ``shard_size``,
+            ``batch_size``, ``num_workers``, ``on_error``, ``max_shards``,
+            ``progress``); rank and world size come from ``mmengine.dist``.
 
     Returns:
         dict: Scoring stats plus ``complete`` (all shards done and merged).
     """
     rank, world_size = get_dist_info()
-    _check_or_write_meta(
-        score_dir, rel_paths,
-        dict(fingerprint or {}, root=osp.abspath(root), shard_size=shard_size,
-             feature_module=feature_module, feature_index=feature_index))
+    defaults = inspect.signature(score_shards).parameters
+    fixed = {k: kwargs.get(k, defaults[k].default)
+             for k in ('shard_size', 'feature_module', 'feature_index')}
+    _check_or_write_meta(score_dir, rel_paths,
+                         dict(fingerprint or {}, root=osp.abspath(root),
+                              **fixed))
+    kwargs['progress'] = kwargs.get('progress', True) and rank == 0
     stats = score_shards(model, pipeline, root, rel_paths, score_dir,
-                         feature_module, feature_index, shard_size, batch_size,
-                         num_workers, on_error, rank, world_size, max_shards,
-                         progress and rank == 0)
+                         rank=rank, world_size=world_size, **kwargs)
     barrier()
-    num_shards = num_shards_of(len(rel_paths), shard_size)
+    num_shards = num_shards_of(len(rel_paths), fixed['shard_size'])
     missing = [s for s in range(num_shards) if not shard_done(score_dir, s)]
     if not missing and rank == 0:
         merge_shards(score_dir, rel_paths, num_shards)
