@@ -5,7 +5,8 @@ Steps (outputs under WORK_DIR, see s5_mm/selection/api.py):
     # 1. score the unlabeled pool and the labeled set (sharded over ranks,
     #    resumable: run the same command again after a kill)
     python tools/select_data.py score CONFIG CHECKPOINT --work-dir W \\
-        --pool-root POOL [--pool-list LIST] --labeled-root LAB [--labeled-list L]
+        --pool-root POOL [--pool-list LIST] \\
+        --labeled-root LAB [--labeled-list L]
     # 2. K-Means (faiss) on labeled features, nearest-centroid assignment
     python tools/select_data.py cluster --work-dir W --num-clusters 64
     # 3. quotas + lowest-entropy-first selection, split file + report
@@ -61,7 +62,8 @@ def _add_score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('config', help='mmseg config of the scoring segmentor')
     p.add_argument('checkpoint', help='its checkpoint')
     p.add_argument('--pool-root', required=True,
-                   help='unlabeled pool folder (split paths are relative to it)')
+                   help='unlabeled pool folder (split paths are relative '
+                   'to it)')
     p.add_argument('--pool-list', help='optional list of pool images '
                    '(relative to --pool-root); default: walk the folder')
     p.add_argument('--labeled-root', help='labeled image folder (features '
@@ -82,7 +84,8 @@ def _add_score_args(p: argparse.ArgumentParser) -> None:
                    '(skip) or log it and stop')
     p.add_argument('--max-shards', type=int,
                    help='score at most this many shards per rank in this run')
-    p.add_argument('--device', help='default: cuda:LOCAL_RANK if CUDA, else cpu')
+    p.add_argument('--device',
+                   help='default: cuda:LOCAL_RANK if CUDA, else cpu')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -109,7 +112,8 @@ def _add_select_args(p: argparse.ArgumentParser) -> None:
                    help='total number of images N to select')
     p.add_argument('--quota-mode', choices=['proportional', 'equal'],
                    default='proportional',
-                   help='quotas proportional to labeled cluster sizes, or equal')
+                   help='quotas proportional to labeled cluster sizes, or '
+                   'equal')
     p.add_argument('--split-file', help='also write the split file here')
 
 

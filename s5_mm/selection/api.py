@@ -31,8 +31,8 @@ def _check_or_write_meta(score_dir: str, rel_paths: Sequence[str],
     """Create the score folder's ``meta.json``/``pool.txt`` or verify that a
     resumed run uses the same pool and settings."""
     rank, _ = get_dist_info()
-    meta = dict(meta, num_images=len(rel_paths),
-                pool_sha1=hashlib.sha1('\n'.join(rel_paths).encode()).hexdigest())
+    digest = hashlib.sha1('\n'.join(rel_paths).encode()).hexdigest()
+    meta = dict(meta, num_images=len(rel_paths), pool_sha1=digest)
     meta_path = osp.join(score_dir, 'meta.json')
     if rank == 0 and not osp.isfile(meta_path):
         write_split_file(osp.join(score_dir, 'pool.txt'), rel_paths)

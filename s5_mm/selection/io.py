@@ -109,8 +109,8 @@ def list_pool(root: str,
         seen = set()
         for lineno, p in enumerate(paths, 1):
             if p in seen:
-                raise ValueError(f'{list_file}: line {lineno}: {p!r} is listed '
-                                 'twice; remove the duplicate')
+                raise ValueError(f'{list_file}: line {lineno}: {p!r} is '
+                                 'listed twice; remove the duplicate')
             seen.add(p)
         return paths
     suffixes = tuple(s.lower() for s in suffixes)
@@ -147,7 +147,8 @@ def npy_header(path: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
         version = np.lib.format.read_magic(f)
         shape, fortran, dtype = np.lib.format._read_array_header(f, version)
         if fortran:
-            raise ValueError(f'{path}: Fortran-ordered arrays are not supported')
+            raise ValueError(
+                f'{path}: Fortran-ordered arrays are not supported')
         return shape, dtype, f.tell()
 
 

@@ -12,6 +12,7 @@ restarted run skips shards whose marker exists and redoes the others, so a
 killed run ends with exactly the same bytes as an uninterrupted one (same
 shards -> same batches -> same numbers). Memory holds one shard at a time.
 """
+import logging
 import math
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -131,8 +132,9 @@ class FeatureRecorder:
             out = out[0]
         if not isinstance(out, Tensor) or out.dim() != 4:
             raise TypeError(
-                f'output {self.index} of {self.module!r} is not a (B, C, h, w) '
-                'feature map; choose another feature_module/feature_index')
+                f'output {self.index} of {self.module!r} is not a '
+                '(B, C, h, w) feature map; choose another feature_module / '
+                'feature_index')
         self.outputs.append(out)
 
     def pop(self) -> List[Tensor]:
@@ -268,7 +270,8 @@ def score_shards(model: nn.Module,
         ``shards_left`` (this rank's shards still without a marker).
     """
     if on_error not in ('skip', 'stop'):
-        raise ValueError(f"on_error must be 'skip' or 'stop', got {on_error!r}")
+        raise ValueError(
+            f"on_error must be 'skip' or 'stop', got {on_error!r}")
     num = len(rel_paths)
     mine = [
         s for s in range(num_shards_of(num, shard_size))
@@ -346,7 +349,7 @@ def _score_one_shard(model, pipeline, root, rel_paths, out_dir, shard,
                            scored=len(index), rejected=len(rejects)))
     for i, reason in rejects:
         print_log(f'rejected {rel_paths[i]}: {reason}', logger='current',
-                  level=30)
+                  level=logging.WARNING)
     return len(index), len(rejects)
 
 

@@ -116,7 +116,7 @@ def select_pool(unlabeled_dir: str,
     if len(res['selected']) < budget:
         print_log(f'only {len(res["selected"])} scored images for a budget '
                   f'of {budget}: all are selected', logger=logger,
-                  level=30)
+                  level=logging.WARNING)
     chosen = [rel_paths[i] for i in scores['index'][res['selected']].tolist()]
     write_split_file(osp.join(select_dir, 'split.txt'), chosen)
     if split_file is not None:

@@ -110,9 +110,10 @@ class EntropyDiversitySelectorHook(Hook):
         if self.model_attr is not None:
             if not hasattr(model, self.model_attr):
                 raise AttributeError(
-                    f'EntropyDiversitySelectorHook: {type(model).__name__} has '
-                    f'no attribute {self.model_attr!r}; set model_attr to the '
-                    'submodule that is the mmseg segmentor')
+                    'EntropyDiversitySelectorHook: '
+                    f'{type(model).__name__} has no attribute '
+                    f'{self.model_attr!r}; set model_attr to the submodule '
+                    'that is the mmseg segmentor')
             model = getattr(model, self.model_attr)
         return model
 
