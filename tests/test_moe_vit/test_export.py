@@ -1,5 +1,8 @@
-"""export_dense: the exported model, run by plain mmseg WITHOUT s5_mm in a
-separate process, predicts what the s5_mm MoE model predicts for a dataset."""
+"""export_dense: the exported model, run by plain mmseg / mmrotate WITHOUT
+s5_mm in a separate process, predicts what the s5_mm MoE model predicts for
+a dataset."""
+import importlib.util
+import os.path as osp
 import subprocess
 import sys
 
@@ -168,3 +171,100 @@ def test_unknown_dataset_is_refused():
     cfg = tiny_cfg(multi_head=False)
     with pytest.raises(ValueError, match=r"unknown dataset 'isaid'.*loveda"):
         export_model(cfg.model.to_dict(), {}, 'isaid')
+
+
+# ------------------------------------------------------------ detection
+PLAIN_MMROTATE = """
+import sys, torch
+import mmrotate.models  # noqa: F401  (plain mmrotate, no s5_mm)
+from mmdet.apis import init_detector
+from mmdet.structures import DetDataSample
+cfg, ckpt, data, out = sys.argv[1:]
+model = init_detector(cfg, ckpt, device='cpu')
+assert not [m for m in sys.modules if m.split('.')[0] == 's5_mm'], 's5_mm'
+data = torch.load(data)
+samples = [DetDataSample(metainfo=m) for m in data['metas']]
+with torch.no_grad():
+    results = model.predict(data['inputs'], samples)
+torch.save([dict(bboxes=getattr(r.pred_instances.bboxes, 'tensor',
+                                r.pred_instances.bboxes),
+                 scores=r.pred_instances.scores,
+                 labels=r.pred_instances.labels) for r in results], out)
+"""
+
+
+def det_fixtures(repo_root):
+    """The detection tests' helpers (tiny config shrunk from the shipped
+    MoE-MDF detection config), loaded under a name of their own."""
+    spec = importlib.util.spec_from_file_location(
+        'mdf_det_fixtures', osp.join(repo_root, 'tests', 'test_mdf_det',
+                                     'conftest.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_detector_export_predicts_like_moe(tmp_path, repo_root):
+    fixtures = det_fixtures(repo_root)
+    cfg = Config.fromfile(fixtures.MOE_CFG)
+    cfg.model = fixtures.tiny_model_cfg(cfg)
+    cfg.model.test_cfg.rcnn.score_thr = 0.0  # keep boxes of a random net
+    init_default_scope('mmrotate')
+    from mmrotate.registry import MODELS as ROTATE_MODELS
+    torch.manual_seed(0)
+    model = ROTATE_MODELS.build(cfg.model)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.02)
+    model.eval()
+    size = fixtures.SIZE
+    meta = dict(img_shape=(size, size), ori_shape=(size, size),
+                pad_shape=(size, size), batch_input_shape=(size, size),
+                scale_factor=(1.0, 1.0))
+    inputs = torch.randn(2, 3, size, size)
+    from mmdet.structures import DetDataSample
+    samples = [DetDataSample(metainfo=dict(meta, dataset_name='dota'))
+               for _ in range(2)]
+    with torch.no_grad():
+        ref = model.predict(inputs, samples)
+    assert all(len(r.pred_instances) > 0 for r in ref)
+
+    cfg_path, ckpt_path = export(*save_s5mm(tmp_path, cfg, model), 'dota',
+                                 str(tmp_path / 'out'))
+    exported = Config.fromfile(cfg_path)
+    assert exported.model.type == 'mmdet.TwoStageDetector'
+    assert exported.model.backbone.type == 'mmseg.VisionTransformer'
+    assert exported.model.roi_head.bbox_head.num_classes == \
+        cfg.model.num_classes[cfg.model.dataset_names.index('dota')]
+    # the multi-dataset loader / metric / loop reduced to DOTA's, plain types
+    assert exported.test_dataloader.dataset.type == 'DOTAv2Dataset'
+    assert exported.test_evaluator.type == 'DOTAMetric'
+    assert exported.val_cfg.type == 'ValLoop'
+    assert 'SetDatasetName' not in exported.pretty_text
+    torch.save(dict(inputs=inputs, metas=[meta, meta]), tmp_path / 'in.pth')
+    subprocess.run([
+        sys.executable, '-c', PLAIN_MMROTATE, cfg_path, ckpt_path,
+        str(tmp_path / 'in.pth'), str(tmp_path / 'out.pth')
+    ], check=True, cwd=repo_root)
+    for got, want in zip(torch.load(tmp_path / 'out.pth'), ref):
+        want = want.pred_instances
+        assert torch.equal(got['labels'], want.labels)
+        assert torch.allclose(got['scores'], want.scores, atol=1e-5)
+        boxes = getattr(want.bboxes, 'tensor', want.bboxes)
+        assert boxes.shape[-1] == 5  # rotated boxes (cx, cy, w, h, angle)
+        assert torch.allclose(got['bboxes'], boxes, atol=1e-3)
+
+
+def test_shipped_seg_config_reduced_to_one_dataset():
+    from export_dense import export_config
+    cfg = Config.fromfile(
+        'configs/mdf/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
+    exported = export_config(cfg, dict(type='EncoderDecoder'), 'potsdam')
+    loader = exported.test_dataloader
+    assert loader.dataset.type == 'PotsdamDataset'
+    assert [t['type'] for t in loader.dataset.pipeline][-1] == 'PackSegInputs'
+    assert exported.test_evaluator == dict(type='IoUMetric',
+                                           iou_metrics=['mFscore'])
+    assert exported.test_cfg.type == 'TestLoop'
+    assert 'custom_imports' not in exported
+    assert 'SetDatasetName' not in exported.pretty_text
