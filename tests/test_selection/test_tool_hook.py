@@ -1,10 +1,15 @@
 """tools/select_data.py end to end, and the hook giving the same split."""
 import csv
+import filecmp
 import json
+import os
 import os.path as osp
+import socket
+import subprocess
 
 import numpy as np
 import pytest
+import torch
 from mmengine.runner import Runner
 from selection_utils import LABELED, UNLABELED, small_cfg, tool_cfg_file
 
@@ -118,3 +123,48 @@ def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
     np.testing.assert_array_equal(
         np.load(osp.join(work, 'unlabeled', 'scores.npy')),
         np.load(osp.join(hook_dir, 'unlabeled', 'scores.npy')))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_give_the_same_bytes_as_one(select_data, checkpoint,
+                                              tmp_path):
+    """tools/dist_select.sh (torchrun, 2 CPU ranks over gloo) shards the
+    scoring; every output equals a single-process run's (one thread each,
+    as torchrun sets OMP_NUM_THREADS=1)."""
+    args = [
+        tool_cfg_file(tmp_path), checkpoint, '--pool-root', UNLABELED,
+        '--labeled-root', LABELED, '--shard-size', '10', '--num-workers', '0',
+        '--num-clusters', '3', '--budget', '20'
+    ]
+    two = str(tmp_path / 'two')
+    proc = subprocess.run(
+        ['bash', 'tools/dist_select.sh', 'all', '2'] + args +
+        ['--work-dir', two],
+        env=dict(os.environ, PORT=str(_free_port())),
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = str(tmp_path / 'one')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        select_data.main(['all'] + args + ['--work-dir', one])
+    finally:
+        torch.set_num_threads(threads)
+    names = [
+        'unlabeled/features.npy', 'unlabeled/scores.npy',
+        'unlabeled/scores.csv', 'labeled/features.npy',
+        'clusters/unlabeled_cluster.npy', 'selection/split.txt',
+        'selection/selection.csv', 'selection/report.png'
+    ]
+    for name in names:
+        assert filecmp.cmp(osp.join(one, name), osp.join(two, name),
+                           shallow=False), name
+    # 72 images in shards of 10: rank 0 scored shards 0, 2, 4, 6; rank 1
+    # shards 1, 3, 5, 7 (both logged their share)
+    assert "'images_scored': 40" in proc.stdout + proc.stderr
+    assert "'images_scored': 32" in proc.stdout + proc.stderr
