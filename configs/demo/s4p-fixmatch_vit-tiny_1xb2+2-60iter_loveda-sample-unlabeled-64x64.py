@@ -4,7 +4,10 @@
 # images in tests/data/unlabeled (read recursively). Every batch holds 2
 # labeled + 2 unlabeled images; evaluates (mIoU) and checkpoints at the end.
 #   python tools/train.py configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_loveda-sample-unlabeled-64x64.py
-_base_ = ['./upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py']
+_base_ = [
+    './upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py',
+    '../_base_/datasets/fixmatch_views.py'
+]
 
 segmentor = _base_.model
 model = dict(
@@ -22,7 +25,6 @@ model = dict(
     semi_test_cfg=dict(predict_on='student'))
 
 crop_size = (64, 64)
-branch_field = ['sup', 'unsup_teacher', 'unsup_student']
 # geometry shared by the weak and strong views (applied before the branch);
 # SegDataPreProcessor pads to crop_size with 255 = ignore
 geometric_pipeline = [
@@ -32,32 +34,20 @@ geometric_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
 ]
-strong_pipeline = [
-    dict(type='RandomApply', prob=0.8, transforms=[
-        dict(type='mmpretrain.ColorJitter', brightness=0.5, contrast=0.5,
-             saturation=0.5, hue=0.25)]),
-    # images are BGR: grey = 0.114 B + 0.587 G + 0.299 R
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.299)),
-    # sigma ~ U(0.1, 2.0) with p=0.5, as UniMatch
-    dict(type='mmpretrain.GaussianBlur', magnitude_range=(0.1, 2.0),
-         magnitude_level=10, magnitude_std='inf', prob=0.5),
-    dict(type='PackSegInputs'),
-]
 labeled_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
     *geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=branch_field,
+    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadIgnoreMask'),
     *geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=branch_field,
+    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
          unsup_teacher=[dict(type='PackSegInputs')],
-         unsup_student=strong_pipeline),
+         unsup_student=_base_.strong_pipeline),
 ]
 train_dataloader = dict(
     _delete_=True,
