@@ -1,0 +1,100 @@
+"""The shipped S4P configs: parameter count of the ViT-B model, and the ViT-B
+config shrunk (tiny ViT, 64 px) training on the bundled data through the
+Runner with an unlabeled split file, as users run it."""
+import copy
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmseg.registry import MODELS
+
+CFG = 'configs/s4p/s4p-fixmatch_vit-{}_upernet_8xb12-120k_isaid-rs4p-512x512.py'
+
+
+def test_vit_b_parameter_count_and_variants():
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(CFG.format('b'))
+    seg = copy.deepcopy(cfg.model.segmentor)
+    seg.backbone.init_cfg = None
+    for norm in (seg.neck, seg.decode_head):
+        norm.norm_cfg = dict(type='BN', requires_grad=True)
+    model = MODELS.build(dict(cfg.model, segmentor=seg))
+    n = sum(p.numel() for p in model.parameters())
+    # S5 reference: ViT-B + UperNet = 103.2M with 6 classes; iSAID has 16
+    # (10 more output channels of the 256-channel classifier); 'self'
+    # teacher: one network only
+    assert round((n - 10 * 257) / 1e6, 1) == 103.2
+    assert not hasattr(model, 'teacher')
+    for size, dims, layers in (('l', 1024, 24), ('h', 1280, 32)):
+        c = Config.fromfile(CFG.format(size)).model.segmentor
+        assert (c.backbone.embed_dims, c.backbone.num_layers,
+                c.neck.embed_dim, c.decode_head.in_channels) == (
+                    dims, layers, dims, [dims] * 4)
+        assert c.backbone.init_cfg.checkpoint.endswith(
+            f'mae_pretrain_vit_{dict(l="large", h="huge")[size]}_mmseg.pth')
+
+
+def _shrink_pipeline(pipeline, size):
+    for t in pipeline:
+        if t['type'] == 'RandomResize':
+            t['scale'] = (2 * size, 2 * size)
+        elif t['type'] in ('RandomCrop', ):
+            t['crop_size'] = (size, size)
+        elif t['type'] == 'Resize':
+            t['scale'] = (2 * size, 2 * size)
+
+
+def test_shipped_config_trains_on_bundled_data(tmp_path):
+    size = 64
+    cfg = Config.fromfile(CFG.format('b'))
+    seg = cfg.model.segmentor
+    seg.backbone.update(img_size=(size, size), patch_size=8, embed_dims=64,
+                        num_layers=4, num_heads=4, out_indices=(0, 1, 2, 3),
+                        init_cfg=None)
+    seg.neck.update(embed_dim=64, norm_cfg=dict(type='BN'))
+    seg.decode_head.update(in_channels=[64] * 4, channels=32,
+                           norm_cfg=dict(type='BN'))
+    seg.data_preprocessor.size = (size, size)
+    cfg.model.data_preprocessor.data_preprocessor.size = (size, size)
+
+    split = tmp_path / 'rs4p_split.txt'
+    split.write_text('aGrass/a001.jpg\nbField/b002.jpg\ncIndustry/c003.jpg\n'
+                     'dRiverLake/d004.jpg\n')
+    labeled, unlabeled = cfg.train_dataloader.dataset.datasets
+    loveda = dict(type='LoveDADataset', data_root='tests/data/loveda',
+                  data_prefix=dict(img_path='img_dir', seg_map_path='ann_dir'))
+    labeled.update(loveda)
+    unlabeled.update(data_root='tests/data/unlabeled', ann_file=str(split))
+    for pipeline in (labeled.pipeline, unlabeled.pipeline):
+        _shrink_pipeline(pipeline, size)
+    cfg.train_dataloader.update(batch_size=4, num_workers=0,
+                                persistent_workers=False)
+    cfg.train_dataloader.sampler.update(batch_size=4, source_ratio=[2, 2])
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.val_dataloader.dataset.update(loveda)
+    _shrink_pipeline(cfg.val_dataloader.dataset.pipeline, size)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.train_cfg.update(max_iters=2, val_interval=2)
+    cfg.param_scheduler[0].end = 2
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.custom_hooks[0].interval = 1
+    cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
+    cfg.optim_wrapper.pop('loss_scale')
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    cfg.work_dir = str(tmp_path / 'work')
+
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    model = runner.model
+    assert model.semi_train_cfg['conf_thr'] == 0.95
+    assert len(runner.train_dataloader.dataset.datasets[1]) == 4
+    assert osp.isfile(osp.join(cfg.work_dir, 'iter_2.pth'))
+    scalars = runner.message_hub.log_scalars
+    assert 'train/sup_decode.loss_ce' in scalars
+    assert 'train/unsup_conf_ratio' in scalars
+    assert 'val/mIoU' in scalars  # evaluated at the end
+    assert torch.isfinite(
+        torch.tensor(scalars['train/loss'].current()))
