@@ -5,12 +5,14 @@ import copy
 import mmcv
 import pytest
 import torch
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 
 from conftest import tiny_model_cfg, tiny_pipelines
 from s5_mm.models.detectors.rotated_inference import (
-    build_inference_pipeline, find_dataset, inference_rotated_detector,
-    patch_offsets)
+    build_inference_pipeline, dataset_metainfo, draw_rotated_detections,
+    find_dataset, inference_rotated_detector, patch_offsets)
 
 DOTA_PATCH = 'tests/data/dota_split/images/P0706__1__0___256.png'
 
@@ -82,3 +84,24 @@ def test_patchwise_inference_shifts_window_boxes(tiny):
         model, image, pipeline, patch_size=256, patch_overlap=0,
         nms_iou=0.1).pred_instances
     assert len(fewer) < len(merged)
+
+
+def test_draw_rotated_detections(tiny, tmp_path):
+    cfg, _ = tiny
+    meta = dataset_metainfo(find_dataset(cfg, 'dota'))
+    assert len(meta['classes']) == 18 and meta['classes'][6] == 'ship'
+    image = mmcv.imread(DOTA_PATCH)
+    sample = DetDataSample()
+    sample.pred_instances = InstanceData(
+        bboxes=torch.tensor([[100., 200., 80., 30., 0.5],
+                             [400., 400., 50., 50., 0.0]]),
+        scores=torch.tensor([0.9, 0.1]), labels=torch.tensor([6, 0]))
+    out = tmp_path / 'vis.jpg'
+    drawn = draw_rotated_detections(image, sample, meta, score_thr=0.3,
+                                    out_file=str(out))
+    assert out.exists() and drawn.shape == image.shape
+    diff = (drawn.astype(int) != mmcv.bgr2rgb(image).astype(int)).any(-1)
+    ys, xs = diff.nonzero()
+    # only the box above the threshold (around (100, 200)) and its label
+    assert diff.sum() > 100
+    assert xs.max() < 300 and ys.max() < 300

@@ -11,6 +11,7 @@ large-image demo but without its ``sahi`` dependency.
 import copy
 from typing import Iterator, List, Optional, Tuple
 
+import mmcv
 import numpy as np
 import torch
 from mmcv.ops import batched_nms
@@ -80,6 +81,48 @@ def find_dataset(cfg: Config, dataset_name: Optional[str] = None,
             f'{split}_dataloader has datasets {sorted(map(str, found))} '
             '(names set by SetDatasetName in their pipelines)')
     return found[dataset_name]
+
+
+def dataset_metainfo(dataset_cfg: ConfigDict) -> dict:
+    """``classes`` / ``palette`` of a dataset config: its ``metainfo``
+    override, else the dataset class's ``METAINFO``."""
+    from mmrotate.registry import DATASETS
+    with DATASETS.switch_scope_and_registry('mmrotate') as registry:
+        cls = registry.get(dataset_cfg['type'])
+    if cls is None:
+        raise KeyError(f"dataset type '{dataset_cfg['type']}' is not "
+                       'registered (import s5_mm / mmrotate first)')
+    meta = copy.deepcopy(getattr(cls, 'METAINFO', {}))
+    meta.update(dataset_cfg.get('metainfo') or {})
+    return meta
+
+
+def draw_rotated_detections(image: np.ndarray,
+                            sample: DetDataSample,
+                            metainfo: dict,
+                            score_thr: float = 0.3,
+                            out_file: Optional[str] = None) -> np.ndarray:
+    """Draw rotated boxes with class names and scores (mmrotate's
+    ``RotLocalVisualizer``).
+
+    Args:
+        image (np.ndarray): HxWx3 BGR image the boxes refer to.
+        sample (DetDataSample): with ``pred_instances``.
+        metainfo (dict): ``classes`` and ``palette`` of the dataset.
+        score_thr (float): boxes with a lower score are not drawn.
+        out_file (str, optional): also write the drawing there.
+
+    Returns:
+        np.ndarray: the drawn RGB image.
+    """
+    from mmrotate.visualization import RotLocalVisualizer
+    visualizer = RotLocalVisualizer(
+        name=f'rotated_demo_{id(sample)}', line_width=2)
+    visualizer.dataset_meta = metainfo
+    visualizer.add_datasample(
+        'result', mmcv.bgr2rgb(image), sample, draw_gt=False, show=False,
+        pred_score_thr=score_thr, out_file=out_file)
+    return visualizer.get_image()
 
 
 def build_inference_pipeline(dataset_cfg: ConfigDict) -> Compose:
