@@ -218,9 +218,13 @@ def _select(args: argparse.Namespace) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(
-        format='%(asctime)s - s5_select - %(levelname)s - %(message)s',
-        level=logging.INFO)
+    if not LOGGER.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s - s5_select - %(levelname)s - %(message)s'))
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.propagate = False
     if args.step == 'all' and not args.labeled_root:
         raise ValueError('"all" needs --labeled-root (labeled features are '
                          'what K-Means clusters)')

@@ -133,9 +133,15 @@ def merge_shards(score_dir: str, rel_paths: Sequence[str],
         with open(shard_prefix(score_dir, s) + '.rejects.tsv',
                   encoding='utf-8') as f:
             rejects += f.read()
+    num_rejected = rejects.count('\n')
+    if len(scores) + num_rejected != len(rel_paths):
+        raise RuntimeError(
+            f'{score_dir}: {len(scores)} scored + {num_rejected} '
+            f'rejected images != {len(rel_paths)} in the pool; the shard '
+            'files are inconsistent, delete the shards folder and rescore')
     atomic_write_text(osp.join(score_dir, 'rejects.tsv'), rejects)
     summary = dict(num_images=len(rel_paths), scored=int(len(scores)),
-                   rejected=rejects.count('\n'), feature_dim=dim,
+                   rejected=num_rejected, feature_dim=dim,
                    mean_entropy=float(scores['entropy'].mean())
                    if len(scores) else None)
     atomic_write_json(osp.join(score_dir, 'summary.json'), summary)

@@ -44,6 +44,8 @@ def plot_report(path: str, pool_entropy: np.ndarray,
     ax2.bar(x, fill, color='tab:blue', width=0.6, label='selected (fill)')
     ax2.scatter(x, quota, color='tab:red', marker='_', s=120, zorder=3,
                 label='initial quota')
+    if len(quota) <= 32:
+        ax2.set_xticks(x)
     ax2.set_xlabel('cluster')
     ax2.set_ylabel('images')
     ax2.set_title('per-cluster quota and fill')

@@ -13,6 +13,8 @@ import torch
 from mmengine.runner import Runner
 from selection_utils import LABELED, UNLABELED, small_cfg, tool_cfg_file
 
+from s5_mm.selection import list_pool
+
 
 @pytest.fixture
 def select_data(monkeypatch):
@@ -95,10 +97,15 @@ def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
     cfg.param_scheduler = []
     split = str(tmp_path / 'from_hook.txt')
+    # every 4th scene of the pool, through a list file (speed)
+    pool_list = str(tmp_path / 'pool_list.txt')
+    with open(pool_list, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(list_pool(UNLABELED)[::4]) + '\n')
     cfg.custom_hooks = [
         dict(type='EntropyDiversitySelectorHook', pool_root=UNLABELED,
-             labeled_root=LABELED, budget=25, num_clusters=2,
-             split_file=split, score_cfg=dict(shard_size=32, batch_size=8))
+             pool_list=pool_list, labeled_root=LABELED, budget=10,
+             num_clusters=2, split_file=split,
+             score_cfg=dict(shard_size=8, batch_size=4))
     ]
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     runner = Runner.from_cfg(cfg)
@@ -106,7 +113,9 @@ def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
     hook_dir = osp.join(cfg.work_dir, 'selection', 'iter_2')
     assert open(split, 'rb').read() == open(
         osp.join(hook_dir, 'selection', 'split.txt'), 'rb').read()
-    assert len(open(split).read().splitlines()) == 25
+    chosen = open(split).read().splitlines()
+    assert len(chosen) == 10
+    assert set(chosen) <= set(list_pool(UNLABELED)[::4])
 
     # the tool, run on the checkpoint the same training saved, selects the
     # same images in the same order
@@ -114,9 +123,9 @@ def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
     select_data.main([
         'all', tool_cfg_file(tmp_path),
         osp.join(cfg.work_dir, 'iter_2.pth'), '--work-dir', work,
-        '--pool-root', UNLABELED, '--labeled-root', LABELED,
-        '--shard-size', '32', '--batch-size', '8', '--num-workers', '0',
-        '--num-clusters', '2', '--budget', '25'
+        '--pool-root', UNLABELED, '--pool-list', pool_list,
+        '--labeled-root', LABELED, '--shard-size', '8', '--batch-size', '4',
+        '--num-workers', '0', '--num-clusters', '2', '--budget', '10'
     ])
     assert open(osp.join(work, 'selection', 'split.txt'), 'rb').read() == \
         open(split, 'rb').read()
