@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import ModuleList
@@ -54,17 +55,19 @@ class MoEFFN(FFN):
         return self.layers[-2]
 
     def project(self, hidden: Tensor, groups: ExpertGroups) -> Tensor:
-        """fc2 of the MoE FFN: shared part on all tokens, each expert on the
-        samples of its group only (the batch is sorted by dataset id)."""
-        shared = self.shared_fc(hidden)
-        if len(groups) == 1:
-            expert = self.experts[groups[0][0]](hidden)
-        else:
-            expert = torch.cat([
-                self.experts[k](hidden[start:end])
-                for k, start, end in groups
-            ])
-        return torch.cat([shared, expert], dim=-1)
+        """fc2 of the MoE FFN: every group of samples (the batch is sorted by
+        dataset id) goes through ``[shared; expert_k]``, the shared rows
+        followed by its own expert's rows. One matrix product per group, as
+        fast as a dense fc2; no expert sees another dataset's samples."""
+        shared = self.shared_fc
+        outs = []
+        for k, start, end in groups:
+            expert = self.experts[k]
+            part = hidden if len(groups) == 1 else hidden[start:end]
+            outs.append(
+                F.linear(part, torch.cat([shared.weight, expert.weight]),
+                         torch.cat([shared.bias, expert.bias])))
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def forward(self,
                 x: Tensor,
