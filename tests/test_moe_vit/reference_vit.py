@@ -43,7 +43,8 @@ def timm_vit(sd: StateDict, img, heads: int, patch: int, eps: float = 1e-6):
     cls = (sd['cls_token'] + pos[:, :1]).expand(x.shape[0], -1, -1)
     x = torch.cat([cls, x + pos[:, 1:]], dim=1)
     outs = []
-    depth = 1 + max(int(k.split('.')[1]) for k in sd if k.startswith('blocks.'))
+    depth = 1 + max(
+        int(k.split('.')[1]) for k in sd if k.startswith('blocks.'))
     for i in range(depth):
         b = f'blocks.{i}.'
         x = block(x, dict(
@@ -63,7 +64,8 @@ def timm_vit(sd: StateDict, img, heads: int, patch: int, eps: float = 1e-6):
 
 
 def s5_vit(sd: StateDict, img, heads: int, patch: int, task: int,
-           out_indices: Sequence[int], eps: float = 1e-5) -> List[torch.Tensor]:
+           out_indices: Sequence[int],
+           eps: float = 1e-5) -> List[torch.Tensor]:
     """The S5 authors' MoE ViT + in-backbone neck (fpn1..fpn4): pos_embed
     without cls slot, cls token dropped, fc2 = [shared; experts.task]."""
     x = F.conv2d(img, sd['patch_embed.projection.weight'],
@@ -71,7 +73,8 @@ def s5_vit(sd: StateDict, img, heads: int, patch: int, task: int,
     hw = x.shape[-2:]
     x = x.flatten(2).transpose(1, 2) + sd['pos_embed']
     outs = []
-    depth = 1 + max(int(k.split('.')[1]) for k in sd if k.startswith('layers.'))
+    depth = 1 + max(
+        int(k.split('.')[1]) for k in sd if k.startswith('layers.'))
     for i in range(depth):
         b = f'layers.{i}.'
         fc2_w = sd[b + 'ffn.layers.1.weight']

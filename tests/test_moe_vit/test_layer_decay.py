@@ -1,6 +1,5 @@
 """LayerDecayOptimWrapperConstructor: lr per layer and weight decay rules."""
 import pytest
-import torch
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS

@@ -1,4 +1,4 @@
-"""Helpers shared by the s5_mm checkpoint converters (tools/model_converters)."""
+"""Helpers shared by the checkpoint converters in tools/model_converters."""
 import importlib.util
 import math
 import os

@@ -15,7 +15,8 @@ Output keys:
   ``patch_bias=True``; ``pos_embed`` gets a zero cls slot);
 * ``neck.*``: ``Feature2PyramidLN`` (``neck=dict(type='Feature2PyramidLN')``);
 * ``decode_head.*`` (S4P model) or ``decode_heads.<dataset>.*`` (MDF model,
-  dataset = their attribute suffix, lower case) for ``MultiDatasetEncoderDecoder``.
+  dataset = their attribute suffix, lower case) for
+  ``MultiDatasetEncoderDecoder``.
 
 Use the result with ``load_from``; ``--backbone-only`` writes the backbone
 alone (no prefix) for ``backbone.init_cfg=dict(type='Pretrained', ...)``.

@@ -4,7 +4,7 @@
 # (backbone 86.43 + neck 7.08 + head 9.64).
 # Like the S5 authors' ViT: bias in the patch embedding, LayerNorm eps 1e-5,
 # cls token dropped before the encoder (with_cls_token=False), no final norm.
-# MoE-MDF: set backbone type='MoEViT', dataset_names=[...], expert_channels=256.
+# MoE-MDF: backbone type='MoEViT', dataset_names=[...], expert_channels=256.
 # The authors' neck has a channel LayerNorm: neck type='Feature2PyramidLN'.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(

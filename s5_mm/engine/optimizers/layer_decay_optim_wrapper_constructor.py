@@ -97,7 +97,8 @@ class LayerDecayOptimWrapperConstructor(
                 'another constructor for this backbone.')
         depths = {name: len(m.layers) for name, m in vits.items()}
         if len(set(depths.values())) > 1:
-            raise ValueError(f'ViTs of different depths in the model: {depths}')
+            raise ValueError(
+                f'ViTs of different depths in the model: {depths}')
         num_layers = next(iter(depths.values()))
         if self.num_layers is not None and self.num_layers != num_layers:
             raise ValueError(

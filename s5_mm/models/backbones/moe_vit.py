@@ -260,7 +260,8 @@ class MoEViT(VisionTransformer):
         if ids.dtype.is_floating_point or ids.shape != (batch_size, ):
             raise ValueError(
                 'dataset_ids must be an int or an integer tensor of shape '
-                f'({batch_size},), got {ids.dtype} of shape {tuple(ids.shape)}')
+                f'({batch_size},), got {ids.dtype} of shape '
+                f'{tuple(ids.shape)}')
         ids_list = ids.tolist()
         bad = sorted({i for i in ids_list if not 0 <= i < len(names)})
         if bad:
