@@ -3,7 +3,9 @@ config shrunk (tiny ViT, 64 px) training on the bundled data through the
 Runner with an unlabeled split file, as users run it."""
 import copy
 import os.path as osp
+from glob import glob
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -46,9 +48,10 @@ def _shrink_pipeline(pipeline, size):
             t['scale'] = (2 * size, 2 * size)
 
 
-def test_shipped_config_trains_on_bundled_data(tmp_path):
+@pytest.mark.parametrize('name', ['fixmatch', 'unimatch-v2'])
+def test_shipped_config_trains_on_bundled_data(tmp_path, name):
     size = 64
-    cfg = Config.fromfile(CFG.format('b'))
+    cfg = Config.fromfile(CFG.format('b').replace('fixmatch', name))
     seg = cfg.model.segmentor
     seg.backbone.update(img_size=(size, size), patch_size=8, embed_dims=64,
                         num_layers=4, num_heads=4, out_indices=(0, 1, 2, 3),
@@ -79,10 +82,14 @@ def test_shipped_config_trains_on_bundled_data(tmp_path):
     cfg.train_cfg.update(max_iters=2, val_interval=2)
     cfg.param_scheduler[0].end = 2
     cfg.default_hooks.checkpoint.interval = 2
-    cfg.custom_hooks[0].interval = 1
+    for hook in cfg.custom_hooks:
+        if hook.type == 'FixMatchVisualizationHook':
+            hook.interval = 1
     cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
     cfg.optim_wrapper.pop('loss_scale')
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    # a visualizer instance is global per name: one per run in this process
+    cfg.visualizer.name = f'visualizer_{name}'
     cfg.env_cfg.dist_cfg = dict(backend='gloo')
     cfg.work_dir = str(tmp_path / 'work')
 
@@ -95,6 +102,15 @@ def test_shipped_config_trains_on_bundled_data(tmp_path):
     scalars = runner.message_hub.log_scalars
     assert 'train/sup_decode.loss_ce' in scalars
     assert 'train/unsup_conf_ratio' in scalars
-    assert 'val/mIoU' in scalars  # evaluated at the end
+    if name == 'fixmatch':
+        assert 'val/mIoU' in scalars  # evaluated at the end
+    else:  # EMA teacher, two strong views, feature perturbation
+        assert {'val/teacher/mIoU', 'val/student/mIoU',
+                'train/unsup_loss_fp'} <= set(scalars)
+        assert not torch.equal(model.teacher.backbone.cls_token,
+                               model.student.backbone.cls_token)
+    panels = glob(osp.join(cfg.work_dir, '*', 'vis_data', 'vis_image',
+                           'fixmatch_*.png'))
+    assert len(panels) == 2
     assert torch.isfinite(
         torch.tensor(scalars['train/loss'].current()))
