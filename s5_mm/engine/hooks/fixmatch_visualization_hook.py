@@ -79,7 +79,7 @@ class FixMatchVisualizationHook(Hook):
             img = img.float().cpu()
             if mean is not None and std is not None:
                 img = img * std.cpu() + mean.cpu()
-            img = img.clamp(0, 255).byte().permute(1, 2, 0).numpy()
+            img = img.round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
             if not getattr(pre, 'channel_conversion', False):
                 img = img[..., ::-1]  # inputs still BGR: show as RGB
             return np.ascontiguousarray(img)

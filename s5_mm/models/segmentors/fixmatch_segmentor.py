@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
+from mmengine.dist import get_rank
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmseg.models.utils import resize
@@ -118,8 +119,8 @@ class FixMatchSegmentor(BaseModel):
       pseudo-labels (``unsup_pl_cls{k}``), besides ``unsup_conf_ratio``.
 
     Random draws (CutMix boxes, dropout masks) use a generator seeded with
-    torch's initial seed and the runner's iteration, so a resumed run draws
-    what the uninterrupted run would have drawn.
+    torch's initial seed, the rank and the runner's iteration, so a resumed
+    run draws what the uninterrupted run would have drawn.
 
     Args:
         segmentor (dict): Config of an mmseg ``EncoderDecoder``.
@@ -328,15 +329,18 @@ class FixMatchSegmentor(BaseModel):
                       align_corners=model.align_corners)
 
     def _generator(self) -> torch.Generator:
-        """Generator seeded by torch's seed and the training iteration."""
+        """Generator seeded by torch's seed, the rank and the iteration.
+
+        The runner's iteration (from the message hub) makes a resumed run
+        draw what the uninterrupted run drew; without a runner, a call
+        counter stands in.
+        """
         it = MessageHub.get_current_instance().get_info('iter')
         if it is None:
             it = self._calls
         self._calls += 1
-        generator = torch.Generator()
-        generator.manual_seed((torch.initial_seed() + 1000003 * (it + 1)) %
-                              (2**63))
-        return generator
+        seed = torch.initial_seed() + 1000003 * (it + 1) + 7919 * get_rank()
+        return torch.Generator().manual_seed(seed % (2**63))
 
     def _channel_dropout(self, feats: Sequence[Tensor],
                          generator: torch.Generator) -> List[Tensor]:
