@@ -196,6 +196,16 @@ def test_errors(cfg):
     with pytest.raises(ValueError, match='pass data samples'):
         model.predict(inputs)
     bad = copy.deepcopy(cfg.model)
-    bad.backbone.dataset_names = list(reversed(NAMES))
-    with pytest.raises(ValueError, match='same order'):
+    bad.backbone.dataset_names = NAMES[:3]
+    with pytest.raises(ValueError, match='must name the same datasets'):
         build(bad)
+
+
+def test_ids_follow_backbone_order_not_dict_order(cfg):
+    """Config dumps sort dict keys: the expert ids come from the backbone's
+    dataset_names list, whatever the order of decode_heads."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.decode_heads = dict(sorted(model_cfg.decode_heads.items()))
+    model = build(model_cfg)
+    assert model.dataset_names == NAMES
+    assert list(model.decode_heads) == NAMES

@@ -44,14 +44,15 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
     does not depend on the rest of the batch.
 
     The backbone gets the samples' dataset ids only when it is routed (has a
-    ``dataset_names`` attribute, e.g. ``MoEViT``, whose names must equal the
-    head names in order); a plain ``VisionTransformer`` gives the MDF
-    baseline.
+    ``dataset_names`` attribute, e.g. ``MoEViT``, whose names must be the
+    head names; its order defines the dataset ids); a plain
+    ``VisionTransformer`` gives the MDF baseline.
 
     Args:
         backbone (ConfigType): Backbone config.
         decode_heads (dict[str, ConfigType]): Decode head config per dataset
-            name; the key order defines the dataset ids.
+            name. Dataset ids are positions in the routed backbone's
+            ``dataset_names`` (else in the key order of this dict).
         decode_head (OptConfigType): Optional template: each entry of
             ``decode_heads`` updates a copy of it (top-level keys), so with an
             mmseg base config ``decode_heads=dict(a=dict(num_classes=6))``
@@ -90,8 +91,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                 'MultiDatasetEncoderDecoder: decode_heads must be a non-empty '
                 'dict {dataset name: head config}, got '
                 f'{type(decode_heads).__name__}')
-        self.dataset_names: List[str] = list(decode_heads)
-        for name in self.dataset_names:
+        for name in decode_heads:
             if not isinstance(name, str) or not name or '.' in name:
                 raise ValueError(
                     f'decode_heads key {name!r} is not a valid dataset name '
@@ -103,17 +103,21 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         self.backbone = MODELS.build(backbone)
         routed = getattr(self.backbone, 'dataset_names', None)
         self.backbone_is_routed = routed is not None
-        if routed is not None and list(routed) != self.dataset_names:
+        # dataset ids are positions in the routed backbone's dataset_names
+        # (a list, so its order survives config dumps, which sort dict keys)
+        self.dataset_names: List[str] = list(
+            routed) if routed is not None else list(decode_heads)
+        if set(self.dataset_names) != set(decode_heads):
             raise ValueError(
-                f'backbone dataset_names {list(routed)} differ from the '
-                f'decode_heads keys {self.dataset_names}: they must list the '
-                'same datasets in the same order (model.backbone.'
-                'dataset_names and model.decode_heads in the config)')
+                f'backbone dataset_names {self.dataset_names} and the '
+                f'decode_heads keys {sorted(decode_heads)} must name the same '
+                'datasets (model.backbone.dataset_names and '
+                'model.decode_heads in the config)')
         if neck is not None:
             self.neck = MODELS.build(neck)
         self.decode_heads = nn.ModuleDict({
-            name: MODELS.build({**(decode_head or {}), **cfg})
-            for name, cfg in decode_heads.items()
+            name: MODELS.build({**(decode_head or {}), **decode_heads[name]})
+            for name in self.dataset_names
         })
         self.auxiliary_heads = nn.ModuleDict()
         for name, cfg in (auxiliary_heads or {}).items():
