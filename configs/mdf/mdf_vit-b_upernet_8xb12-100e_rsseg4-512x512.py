@@ -10,18 +10,30 @@ _base_ = [
 ]
 # the S4P (FixMatch) checkpoint of the same ViT: its `backbone.` weights
 s4p_checkpoint = 'pretrain/s4p_vit-b_rs4p-1m.pth'
+# the UPerHead of configs/_base_/models/upernet_vit-b16.py, one per dataset
+uper_head = dict(
+    type='UPerHead',
+    in_channels=[768, 768, 768, 768],
+    in_index=[0, 1, 2, 3],
+    pool_scales=(1, 2, 3, 6),
+    channels=256,
+    dropout_ratio=0.1,
+    norm_cfg=dict(type='SyncBN', requires_grad=True),
+    align_corners=False,
+    loss_decode=dict(
+        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
 model = dict(
     type='MultiDatasetEncoderDecoder',
     backbone=dict(
         init_cfg=dict(
             type='Pretrained', checkpoint=s4p_checkpoint,
             prefix='backbone.')),
-    # decode_head (from the base) is the template of every dataset's head
+    decode_head=None,
     decode_heads=dict(
-        vaihingen=dict(num_classes=6),
-        potsdam=dict(num_classes=6),
-        loveda=dict(num_classes=7),
-        openearthmap=dict(num_classes=8)))
+        vaihingen=dict(uper_head, num_classes=6),
+        potsdam=dict(uper_head, num_classes=6),
+        loveda=dict(uper_head, num_classes=7),
+        openearthmap=dict(uper_head, num_classes=8)))
 
 # One "epoch" = one pass over the largest training set (Potsdam, 3456
 # crops) at 12 crops x 8 GPUs; the smaller datasets cycle more often.

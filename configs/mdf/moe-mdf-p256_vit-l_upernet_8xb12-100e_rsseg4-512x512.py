@@ -12,5 +12,8 @@ model = dict(
         with_cp=True,
         init_cfg=dict(checkpoint=s4p_checkpoint)),
     neck=dict(embed_dim=1024),
-    decode_head=dict(in_channels=[1024, 1024, 1024, 1024]))
+    decode_heads={
+        name: dict(in_channels=[1024] * 4)
+        for name in ('vaihingen', 'potsdam', 'loveda', 'openearthmap')
+    })
 optim_wrapper = dict(paramwise_cfg=dict(num_layers=24))

@@ -80,8 +80,9 @@ def tiny_cfg(oem_root: str, moe: bool = True, work_dir: str = None,
     if moe:
         model.backbone.expert_channels = 16
     model.neck.update(embed_dim=64, norm_cfg=GN)
-    model.decode_head.update(
-        in_channels=[64] * 4, channels=16, norm_cfg=GN, dropout_ratio=0.0)
+    for head in model.decode_heads.values():
+        head.update(in_channels=[64] * 4, channels=16, norm_cfg=GN,
+                    dropout_ratio=0.0)
     cfg.optim_wrapper.paramwise_cfg.num_layers = 4
     for loader, train in ((cfg.train_dataloader, True),
                           (cfg.val_dataloader, False),

@@ -55,7 +55,6 @@ def test_heads_and_routing_setup(cfg):
     assert model.backbone_is_routed
     assert {n: h.num_classes for n, h in model.decode_heads.items()} == \
         NUM_CLASSES
-    # the template decode_head gave every head the same architecture
     assert all(h.channels == 16 for h in model.decode_heads.values())
 
 
@@ -170,7 +169,7 @@ def test_plain_vit_mdf(tmp_path):
 
 def test_single_dataset_model_needs_no_names(cfg):
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.decode_heads = dict(loveda=dict(num_classes=7))
+    model_cfg.decode_heads = dict(loveda=model_cfg.decode_heads.loveda)
     model_cfg.backbone.dataset_names = ['loveda']
     model = build(model_cfg)
     model.eval()
@@ -198,6 +197,10 @@ def test_errors(cfg):
     bad = copy.deepcopy(cfg.model)
     bad.backbone.dataset_names = NAMES[:3]
     with pytest.raises(ValueError, match='must name the same datasets'):
+        build(bad)
+    bad = copy.deepcopy(cfg.model)
+    bad.decode_head = bad.decode_heads.loveda
+    with pytest.raises(TypeError, match='decode_head=None'):
         build(bad)
 
 

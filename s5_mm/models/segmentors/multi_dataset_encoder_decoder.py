@@ -53,10 +53,6 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         decode_heads (dict[str, ConfigType]): Decode head config per dataset
             name. Dataset ids are positions in the routed backbone's
             ``dataset_names`` (else in the key order of this dict).
-        decode_head (OptConfigType): Optional template: each entry of
-            ``decode_heads`` updates a copy of it (top-level keys), so with an
-            mmseg base config ``decode_heads=dict(a=dict(num_classes=6))``
-            is enough. Defaults to None.
         neck (OptConfigType): Shared neck config. Defaults to None.
         auxiliary_heads (dict[str, ConfigType], optional): Auxiliary head per
             dataset name (a subset of ``decode_heads``' names). Defaults to
@@ -70,20 +66,27 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         data_preprocessor (OptConfigType): Data preprocessor config.
         pretrained (str, optional): Backbone checkpoint path.
         init_cfg (OptMultiConfig): Initialisation config.
+        decode_head (None): Must be None; accepted so that a config based on
+            an mmseg single-head config can set ``decode_head=None``.
     """
 
     def __init__(self,
                  backbone: ConfigType,
                  decode_heads: Dict[str, ConfigType],
-                 decode_head: OptConfigType = None,
                  neck: OptConfigType = None,
                  auxiliary_heads: Optional[Dict[str, ConfigType]] = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
-                 init_cfg: OptMultiConfig = None):
+                 init_cfg: OptMultiConfig = None,
+                 decode_head: None = None):
         # EncoderDecoder.__init__ builds ONE decode head; build ours instead.
+        if decode_head is not None:
+            raise TypeError(
+                'MultiDatasetEncoderDecoder has one head per dataset: give '
+                'decode_heads=dict(name=head config, ...) and set '
+                'decode_head=None (e.g. when the base config has one)')
         BaseSegmentor.__init__(
             self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(decode_heads, dict) or not decode_heads:
@@ -116,7 +119,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         if neck is not None:
             self.neck = MODELS.build(neck)
         self.decode_heads = nn.ModuleDict({
-            name: MODELS.build({**(decode_head or {}), **decode_heads[name]})
+            name: MODELS.build(decode_heads[name])
             for name in self.dataset_names
         })
         self.auxiliary_heads = nn.ModuleDict()
