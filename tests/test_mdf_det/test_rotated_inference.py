@@ -1,18 +1,21 @@
 """Inference helpers of the rotated-detection demo: per-dataset pipeline
 from the config, and patch-wise inference of large images."""
 import copy
+import os.path as osp
 
 import mmcv
 import pytest
 import torch
 from mmdet.structures import DetDataSample
+from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 
 from conftest import tiny_model_cfg, tiny_pipelines
 from s5_mm.models.detectors.rotated_inference import (
     build_inference_pipeline, dataset_metainfo, draw_rotated_detections,
-    find_dataset, inference_rotated_detector, patch_offsets)
+    find_dataset, inference_rotated_detector, init_rotated_detector,
+    patch_offsets, rotated_detection_demo)
 
 DOTA_PATCH = 'tests/data/dota_split/images/P0706__1__0___256.png'
 
@@ -105,3 +108,27 @@ def test_draw_rotated_detections(tiny, tmp_path):
     # only the box above the threshold (around (100, 200)) and its label
     assert diff.sum() > 100
     assert xs.max() < 300 and ys.max() < 300
+
+
+def test_demo_on_a_checkpoint(tiny, tmp_path):
+    """Config file + checkpoint -> drawn predictions of the DOTA head."""
+    cfg, model = tiny
+    cfg = copy.deepcopy(cfg)
+    cfg.model = tiny_model_cfg(cfg)
+    cfg.model.test_cfg.rcnn.score_thr = 0.0
+    cfg_file, ckpt = str(tmp_path / 'cfg.py'), str(tmp_path / 'w.pth')
+    cfg.dump(cfg_file)
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    loaded = init_rotated_detector(cfg_file, ckpt)
+    out_dir = tmp_path / 'vis'
+    results = rotated_detection_demo(loaded, Config.fromfile(cfg_file),
+                                     [DOTA_PATCH], 'dota', str(out_dir),
+                                     score_thr=0.0)
+    expected = inference_rotated_detector(
+        model, mmcv.imread(DOTA_PATCH),
+        build_inference_pipeline(find_dataset(cfg, 'dota')))
+    torch.testing.assert_close(results[0].pred_instances.bboxes,
+                               expected.pred_instances.bboxes)
+    assert (out_dir / osp.basename(DOTA_PATCH)).exists()
+    with pytest.raises(ValueError, match='--dataset NAME'):
+        rotated_detection_demo(loaded, cfg, [DOTA_PATCH])

@@ -9,7 +9,8 @@ merged with rotated NMS (``mmcv.ops.batched_nms``), like mmdet's
 large-image demo but without its ``sahi`` dependency.
 """
 import copy
-from typing import Iterator, List, Optional, Tuple
+import os.path as osp
+from typing import Iterator, List, Optional, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -20,7 +21,12 @@ from mmdet.structures import DetDataSample
 from mmdet.utils.large_image import shift_rbboxes
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
+from mmengine.utils import track_iter_progress
+from mmrotate.registry import MODELS
 from torch import nn
 
 DROP_FOR_INFERENCE = ('LoadAnnotations', 'ConvertBoxType')
@@ -207,3 +213,65 @@ def inference_rotated_detector(
     sample = DetDataSample(metainfo=dict(ori_shape=(h, w), img_shape=(h, w)))
     sample.pred_instances = merged[keep]
     return sample
+
+
+def init_rotated_detector(config: Union[str, Config],
+                          checkpoint: Optional[str] = None,
+                          device: str = 'cpu') -> nn.Module:
+    """Build a detector from a config (mmrotate scope), load weights.
+
+    Unlike mmdet's ``init_detector`` this builds no dataset, so the
+    training data need not be present.
+    """
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    init_default_scope(cfg.get('default_scope', 'mmrotate'))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.pop('init_cfg', None)
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    return model.to(device).eval()
+
+
+def rotated_detection_demo(model: nn.Module,
+                           cfg: Config,
+                           images: List[str],
+                           dataset_name: Optional[str] = None,
+                           out_dir: Optional[str] = None,
+                           score_thr: float = 0.3,
+                           patch_size: Optional[int] = None,
+                           patch_overlap: int = 200) -> List[DetDataSample]:
+    """Detect rotated objects in image files with one dataset's head and
+    draw them (class names and scores) into ``out_dir``.
+
+    Args:
+        model (nn.Module): from :func:`init_rotated_detector`.
+        cfg (Config): the model's config (test pipeline, dataset classes).
+        images (list[str]): image files.
+        dataset_name (str, optional): which dataset's head and classes to
+            use; needed when the config has several datasets.
+        out_dir (str, optional): write ``<out_dir>/<image name>`` drawings.
+        score_thr (float): boxes with a lower score are not drawn.
+        patch_size (int, optional): patch-wise inference for larger images.
+        patch_overlap (int): overlap of the patches in pixels.
+
+    Returns:
+        list[DetDataSample]: predictions in image pixels, one per image.
+    """
+    dataset_cfg = find_dataset(cfg, dataset_name)
+    pipeline = build_inference_pipeline(dataset_cfg)
+    metainfo = dataset_metainfo(dataset_cfg)
+    results = []
+    for path in track_iter_progress(list(images)):
+        image = mmcv.imread(path)
+        if image is None:
+            raise FileNotFoundError(f'cannot read image {path}')
+        result = inference_rotated_detector(
+            model, image, pipeline, patch_size=patch_size,
+            patch_overlap=patch_overlap)
+        out_file = None if out_dir is None else osp.join(
+            out_dir, osp.basename(path))
+        draw_rotated_detections(image, result, metainfo, score_thr,
+                                out_file)
+        results.append(result)
+    return results
