@@ -29,6 +29,8 @@ from mmengine.utils import track_iter_progress
 from mmrotate.registry import MODELS
 from torch import nn
 
+from s5_mm.engine.runner import pipeline_dataset_name
+
 DROP_FOR_INFERENCE = ('LoadAnnotations', 'ConvertBoxType')
 
 
@@ -45,13 +47,6 @@ def _dataset_cfgs(cfg: ConfigDict) -> Iterator[ConfigDict]:
         yield from _dataset_cfgs(cfg['dataset'])
     else:
         yield cfg
-
-
-def _pipeline_name(pipeline: List[dict]) -> Optional[str]:
-    for t in pipeline:
-        if _short(t['type']) == 'SetDatasetName':
-            return t['name']
-    return None
 
 
 def find_dataset(cfg: Config, dataset_name: Optional[str] = None,
@@ -74,7 +69,7 @@ def find_dataset(cfg: Config, dataset_name: Optional[str] = None,
                        'test pipeline from')
     found = {}
     for ds in _dataset_cfgs(loader['dataset']):
-        found[_pipeline_name(ds.get('pipeline', []))] = ds
+        found[pipeline_dataset_name(ds.get('pipeline', []))] = ds
     if dataset_name is None:
         if len(found) != 1:
             raise ValueError(
