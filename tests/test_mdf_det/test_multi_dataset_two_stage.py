@@ -207,3 +207,13 @@ def test_single_dataset_config_with_plain_vit(repo_root, moe_cfg,
     assert torch.isfinite(total) and total > 0
     with pytest.raises(ValueError, match="unknown dataset 'dota'"):
         _loss(model, [train_sets['dota'][0]])
+
+
+def test_check_dataset_meta(tiny_moe_model, test_sets):
+    model = tiny_moe_model
+    model.check_dataset_meta('dior', test_sets['dior'].metainfo)
+    model.check_dataset_meta('dota', test_sets['dota'].metainfo)
+    with pytest.raises(ValueError, match="'dior' has 18 classes.*20"):
+        model.check_dataset_meta('dior', test_sets['dota'].metainfo)
+    with pytest.raises(ValueError, match="'xview' has no head"):
+        model.check_dataset_meta('xview', test_sets['dota'].metainfo)

@@ -178,6 +178,21 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 f'detector dataset_names {self.dataset_names}: they must be '
                 'the same list in the same order (expert k = dataset k)')
 
+    def check_dataset_meta(self, name: str, metainfo: dict) -> None:
+        """Check that dataset ``name`` has a branch whose box head predicts
+        as many classes as the dataset has (called by s5_mm's per-dataset
+        val/test loops; also useful before evaluation)."""
+        if name not in self.branches:
+            raise ValueError(f"dataset '{name}' has no head in this model "
+                             f'(dataset_names={self.dataset_names})')
+        classes = (metainfo or {}).get('classes')
+        head = self.branches[name].roi_head.bbox_head
+        if classes is not None and len(classes) != head.num_classes:
+            raise ValueError(
+                f"dataset '{name}' has {len(classes)} classes but its RoI "
+                f'head predicts {head.num_classes}: fix num_classes (in '
+                'dataset_names order) in the model config')
+
     # ------------------------------------------------------------ features
     def extract_feat(self,
                      batch_inputs: Tensor,
