@@ -126,8 +126,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         cluster=[_add_cluster_args],
         select=[_add_select_args],
         all=[_add_score_args, _add_cluster_args, _add_select_args])
+    helps = dict(
+        score='score the pool (and labeled set): entropy + pooled feature',
+        cluster='faiss K-Means on labeled features, assign the pool',
+        select='per-cluster quotas, lowest entropy first; split + report',
+        all='score, cluster and select in one run')
     for name, adders in steps.items():
-        p = sub.add_parser(name)
+        p = sub.add_parser(name, help=helps[name])
         p.add_argument('--work-dir', required=True, help='output folder')
         for add in adders:
             add(p)
