@@ -104,13 +104,23 @@ def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
     cfg.custom_hooks = [
         dict(type='EntropyDiversitySelectorHook', pool_root=UNLABELED,
              pool_list=pool_list, labeled_root=LABELED, budget=10,
-             num_clusters=2, split_file=split,
+             num_clusters=2, split_file=split, interval=1,
              score_cfg=dict(shard_size=8, batch_size=4))
     ]
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     runner = Runner.from_cfg(cfg)
     runner.train()
+    # selected after iteration 1 and 2 (interval=1); after_train does not
+    # repeat iteration 2; the extra split file holds the last selection
+    assert sorted(os.listdir(osp.join(cfg.work_dir, 'selection'))) == [
+        'iter_1', 'iter_2'
+    ]
     hook_dir = osp.join(cfg.work_dir, 'selection', 'iter_2')
+    first = np.load(osp.join(cfg.work_dir, 'selection', 'iter_1',
+                             'unlabeled', 'scores.npy'))
+    # the model changed between the two selections
+    assert not np.array_equal(
+        first, np.load(osp.join(hook_dir, 'unlabeled', 'scores.npy')))
     assert open(split, 'rb').read() == open(
         osp.join(hook_dir, 'selection', 'split.txt'), 'rb').read()
     chosen = open(split).read().splitlines()

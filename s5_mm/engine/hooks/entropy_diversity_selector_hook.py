@@ -98,11 +98,12 @@ class EntropyDiversitySelectorHook(Hook):
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         if self.interval and self.every_n_train_iters(runner, self.interval):
-            self.select(runner)
+            # runner.iter counts from 0 here: iteration runner.iter + 1 ended
+            self.select(runner, runner.iter + 1)
 
     def after_train(self, runner) -> None:
         if self.after_training:
-            self.select(runner)
+            self.select(runner, runner.iter)
 
     def _segmentor(self, runner):
         model = runner.model.module if is_model_wrapper(
@@ -117,19 +118,20 @@ class EntropyDiversitySelectorHook(Hook):
             model = getattr(model, self.model_attr)
         return model
 
-    def select(self, runner) -> Optional[dict]:
-        """Run the selector with the current weights (once per iteration)."""
-        if self._last_iter == runner.iter:
+    def select(self, runner, iteration: int) -> Optional[dict]:
+        """Run the selector with the weights after ``iteration`` training
+        iterations (once per iteration)."""
+        if self._last_iter == iteration:
             return None
-        self._last_iter = runner.iter
+        self._last_iter = iteration
         work_dir = osp.join(runner.work_dir, self.out_dir,
-                            f'iter_{runner.iter}')
+                            f'iter_{iteration}')
         runner.logger.info(f'EntropyDiversitySelectorHook: selecting '
                            f'{self.budget} images from {self.pool_root} '
                            f'-> {work_dir}')
         score_cfg = dict(self.score_cfg)
         score_cfg['fingerprint'] = dict(
-            score_cfg.get('fingerprint') or {}, iter=runner.iter)
+            score_cfg.get('fingerprint') or {}, iter=iteration)
         summary = run_selection(
             self._segmentor(runner),
             build_scoring_pipeline(runner.cfg, self.pipeline),
