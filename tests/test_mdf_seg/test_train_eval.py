@@ -10,10 +10,9 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS
-from mmengine.runner import Runner
 
 import s5_mm  # noqa: F401
-from mdf_seg_utils import NAMES, NUM_CLASSES, make_openearthmap, tiny_cfg
+from mdf_seg_utils import NAMES, NUM_CLASSES
 
 
 def hand_metrics(model, dataset_cfg, num_classes):
@@ -42,18 +41,8 @@ def hand_metrics(model, dataset_cfg, num_classes):
                 n=len(dataset))
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp('mdf')
-    cfg = tiny_cfg(make_openearthmap(str(root / 'oem')),
-                   work_dir=str(root / 'work'), max_iters=4)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return cfg, runner
-
-
 def test_train_and_save_best(trained):
-    cfg, runner = trained
+    cfg, runner = trained[:2]
     assert runner.iter == 4
     # the per-dataset val ran and the CheckpointHook kept the best `mean`
     best = glob.glob(osp.join(cfg.work_dir, 'best_mean_iter_*.pth'))
@@ -66,7 +55,7 @@ def test_train_and_save_best(trained):
 
 
 def test_batches_have_fixed_composition(trained):
-    cfg, runner = trained
+    cfg, runner = trained[:2]
     loader = runner.train_dataloader
     it = iter(loader)
     for _ in range(3):
@@ -76,7 +65,7 @@ def test_batches_have_fixed_composition(trained):
 
 
 def test_per_dataset_metrics_equal_hand_computation(trained):
-    cfg, runner = trained
+    cfg, runner = trained[:2]
     metrics = runner.test()
     model = runner.model
     model.eval()

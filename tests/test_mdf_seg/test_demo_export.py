@@ -1,0 +1,128 @@
+"""demo/image_demo.py and tools/model_converters/export_dense.py on a tiny
+trained MoE-MDF checkpoint."""
+import os.path as osp
+import subprocess
+import sys
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS
+from mmseg.apis import init_model
+from mmseg.datasets import LoveDADataset
+
+import s5_mm  # noqa: F401
+from mdf_seg_utils import NAMES
+
+IMG = 'tests/data/loveda/img_dir/1.png'
+
+
+def run(args, repo_root):
+    return subprocess.run([sys.executable] + args, cwd=repo_root,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope='module')
+def image_demo(repo_root):
+    sys.path.insert(0, osp.join(repo_root, 'demo'))
+    try:
+        import image_demo
+    finally:
+        sys.path.pop(0)
+    return image_demo
+
+
+def test_demo_draws_the_datasets_prediction(trained, tmp_path, repo_root,
+                                            image_demo):
+    cfg, runner, cfg_path, ckpt = trained
+    out = str(tmp_path / 'loveda.png')
+    proc = run(['demo/image_demo.py', IMG, cfg_path, ckpt, '--dataset',
+                'loveda', '--out-file', out], repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    drawn = mmcv.imread(out, channel_order='rgb').astype(float)
+    image = mmcv.imread(IMG, channel_order='rgb').astype(float)
+    assert drawn.shape == image.shape
+
+    # the prediction the demo drew = the model's own loveda prediction
+    result = image_demo.main([IMG, cfg_path, ckpt, '--dataset', 'loveda',
+                              '--out-file', str(tmp_path / 'again.png')])
+    pred = result.pred_sem_seg.data[0].numpy()
+    assert result.seg_logits.data.shape[0] == 7
+    palette = np.array(LoveDADataset.METAINFO['palette'], dtype=float)
+    # every pixel = 0.5 image + 0.5 colour of its predicted class, except
+    # where a class name is written
+    expected = np.floor(0.5 * image + 0.5 * palette[pred])
+    close = np.abs(drawn - expected).max(axis=-1) <= 1
+    assert close.mean() > 0.9
+    assert len(np.unique(pred)) >= 1
+
+    # another dataset's head and palette give another picture
+    image_demo.main([IMG, cfg_path, ckpt, '--dataset', 'openearthmap',
+                     '--out-file', str(tmp_path / 'oem.png')])
+    assert not np.array_equal(mmcv.imread(str(tmp_path / 'oem.png')),
+                              mmcv.imread(out))
+
+
+def test_demo_errors(trained, tmp_path, image_demo):
+    cfg, runner, cfg_path, ckpt = trained
+    out = ['--out-file', str(tmp_path / 'x.png')]
+    with pytest.raises(ValueError, match='choose one with --dataset'):
+        image_demo.main([IMG, cfg_path, ckpt] + out)
+    with pytest.raises(ValueError, match="'isaid' is not one of"):
+        image_demo.main([IMG, cfg_path, ckpt, '--dataset', 'isaid'] + out)
+    with pytest.raises(FileNotFoundError, match='image file not found'):
+        image_demo.main(['missing.png', cfg_path, ckpt] + out)
+
+
+def test_demo_single_dataset_model(tmp_path, image_demo):
+    """A plain mmseg EncoderDecoder (the foundation's demo config) needs no
+    --dataset."""
+    cfg_path = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
+    init_default_scope('mmseg')
+    model = init_model(Config.fromfile(cfg_path), device='cpu')
+    ckpt = str(tmp_path / 'plain.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    out = str(tmp_path / 'plain.png')
+    result = image_demo.main([IMG, cfg_path, ckpt, '--out-file', out])
+    assert result.seg_logits.data.shape[0] == 7
+    assert mmcv.imread(out).shape == (1024, 1024, 3)
+
+
+def test_export_dense_predicts_like_moe_mdf(trained, tmp_path, repo_root):
+    """The dense single-dataset model exported for loveda predicts what the
+    MoE-MDF model predicts for loveda."""
+    cfg, runner, cfg_path, ckpt = trained
+    out_dir = str(tmp_path / 'exported')
+    proc = run(['tools/model_converters/export_dense.py', cfg_path, ckpt,
+                'loveda', out_dir], repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exported_cfg = Config.fromfile(osp.join(out_dir, 'loveda.py'))
+    assert exported_cfg.model.type == 'EncoderDecoder'
+    assert exported_cfg.model.backbone.type == 'VisionTransformer'
+    assert exported_cfg.model.decode_head.num_classes == 7
+    init_default_scope('mmseg')
+    dense = init_model(exported_cfg, osp.join(out_dir, 'loveda.pth'),
+                       device='cpu')
+    moe = runner.model
+    moe.eval()
+    dataset = DATASETS.build(cfg.test_dataloader.dataset.datasets[
+        NAMES.index('loveda')])
+    for i in range(len(dataset)):
+        batch = pseudo_collate([dataset[i]])
+        with torch.no_grad():
+            want = moe.test_step(batch)[0]
+            got = dense.test_step(pseudo_collate([dataset[i]]))[0]
+        torch.testing.assert_close(got.seg_logits.data, want.seg_logits.data,
+                                   rtol=1e-4, atol=1e-4)
+        assert torch.equal(got.pred_sem_seg.data, want.pred_sem_seg.data)
+    # (not trivially: another dataset's expert gives other features)
+    with torch.no_grad():
+        x = moe.data_preprocessor(dict(inputs=[dataset[0]['inputs']]),
+                                  False)['inputs']
+        f_lov = moe.backbone(x, NAMES.index('loveda'))[-1]
+        f_oem = moe.backbone(x, NAMES.index('openearthmap'))[-1]
+    assert (f_lov - f_oem).abs().max() > 1e-6
