@@ -1,7 +1,6 @@
 """Inference helpers of the rotated-detection demo: per-dataset pipeline
 from the config, and patch-wise inference of large images."""
 import copy
-import os.path as osp
 
 import mmcv
 import pytest
@@ -120,15 +119,15 @@ def test_demo_on_a_checkpoint(tiny, tmp_path):
     cfg.dump(cfg_file)
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     loaded = init_rotated_detector(cfg_file, ckpt)
-    out_dir = tmp_path / 'vis'
-    results = rotated_detection_demo(loaded, Config.fromfile(cfg_file),
-                                     [DOTA_PATCH], 'dota', str(out_dir),
-                                     score_thr=0.0)
+    out_file = tmp_path / 'vis' / 'dota.png'
+    result = rotated_detection_demo(loaded, Config.fromfile(cfg_file),
+                                    DOTA_PATCH, 'dota', str(out_file),
+                                    score_thr=0.0)
     expected = inference_rotated_detector(
         model, mmcv.imread(DOTA_PATCH),
         build_inference_pipeline(find_dataset(cfg, 'dota')))
-    torch.testing.assert_close(results[0].pred_instances.bboxes,
+    torch.testing.assert_close(result.pred_instances.bboxes,
                                expected.pred_instances.bboxes)
-    assert (out_dir / osp.basename(DOTA_PATCH)).exists()
+    assert out_file.exists()
     with pytest.raises(ValueError, match='--dataset NAME'):
-        rotated_detection_demo(loaded, cfg, [DOTA_PATCH])
+        rotated_detection_demo(loaded, cfg, DOTA_PATCH)

@@ -9,7 +9,6 @@ merged with rotated NMS (``mmcv.ops.batched_nms``), like mmdet's
 large-image demo but without its ``sahi`` dependency.
 """
 import copy
-import os.path as osp
 from typing import Iterator, List, Optional, Tuple, Union
 
 import mmcv
@@ -25,7 +24,6 @@ from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
-from mmengine.utils import track_iter_progress
 from mmrotate.registry import MODELS
 from torch import nn
 
@@ -230,43 +228,36 @@ def init_rotated_detector(config: Union[str, Config],
 
 def rotated_detection_demo(model: nn.Module,
                            cfg: Config,
-                           images: List[str],
+                           image: str,
                            dataset_name: Optional[str] = None,
-                           out_dir: Optional[str] = None,
+                           out_file: Optional[str] = None,
                            score_thr: float = 0.3,
                            patch_size: Optional[int] = None,
-                           patch_overlap: int = 200) -> List[DetDataSample]:
-    """Detect rotated objects in image files with one dataset's head and
-    draw them (class names and scores) into ``out_dir``.
+                           patch_overlap: int = 200) -> DetDataSample:
+    """Detect rotated objects in an image file with one dataset's head and
+    draw them with class names and scores.
 
     Args:
         model (nn.Module): from :func:`init_rotated_detector`.
         cfg (Config): the model's config (test pipeline, dataset classes).
-        images (list[str]): image files.
+        image (str): image file.
         dataset_name (str, optional): which dataset's head and classes to
             use; needed when the config has several datasets.
-        out_dir (str, optional): write ``<out_dir>/<image name>`` drawings.
+        out_file (str, optional): where to write the drawing.
         score_thr (float): boxes with a lower score are not drawn.
         patch_size (int, optional): patch-wise inference for larger images.
         patch_overlap (int): overlap of the patches in pixels.
 
     Returns:
-        list[DetDataSample]: predictions in image pixels, one per image.
+        DetDataSample: predictions in image pixels.
     """
     dataset_cfg = find_dataset(cfg, dataset_name)
-    pipeline = build_inference_pipeline(dataset_cfg)
-    metainfo = dataset_metainfo(dataset_cfg)
-    results = []
-    for path in track_iter_progress(list(images)):
-        image = mmcv.imread(path)
-        if image is None:
-            raise FileNotFoundError(f'cannot read image {path}')
-        result = inference_rotated_detector(
-            model, image, pipeline, patch_size=patch_size,
-            patch_overlap=patch_overlap)
-        out_file = None if out_dir is None else osp.join(
-            out_dir, osp.basename(path))
-        draw_rotated_detections(image, result, metainfo, score_thr,
-                                out_file)
-        results.append(result)
-    return results
+    img = mmcv.imread(image)
+    if img is None:
+        raise FileNotFoundError(f'cannot read image {image}')
+    result = inference_rotated_detector(
+        model, img, build_inference_pipeline(dataset_cfg),
+        patch_size=patch_size, patch_overlap=patch_overlap)
+    draw_rotated_detections(img, result, dataset_metainfo(dataset_cfg),
+                            score_thr, out_file)
+    return result
