@@ -98,6 +98,7 @@ class PoolDataset(torch.utils.data.Dataset):
 
 
 def _list_collate(batch: list) -> list:
+    """Keep the items as a list (rejects and good images mixed)."""
     return batch
 
 
@@ -216,14 +217,17 @@ def score_batch(model: nn.Module, samples: List[dict],
 
 
 def shard_prefix(out_dir: str, shard: int) -> str:
+    """Path prefix of a shard's files (``<out_dir>/shards/000042``)."""
     return osp.join(out_dir, 'shards', f'{shard:06d}')
 
 
 def shard_done(out_dir: str, shard: int) -> bool:
+    """Whether a shard is complete (its marker is written last)."""
     return osp.isfile(shard_prefix(out_dir, shard) + '.done.json')
 
 
 def num_shards_of(num_images: int, shard_size: int) -> int:
+    """Number of shards of a pool (at least one, possibly empty)."""
     return max(1, math.ceil(num_images / shard_size))
 
 
