@@ -39,7 +39,7 @@ def tiny_pipelines(cfg: Config) -> Config:
     """Shipped pipelines with 128 px resizing, flips off (deterministic)."""
     for key in ('dior_train_pipeline', 'dota_train_pipeline',
                 'dior_test_pipeline', 'dota_test_pipeline'):
-        for t in cfg[key]:
+        for t in cfg.get(key, []):
             if t['type'] == 'mmdet.Resize':
                 t['scale'] = (SIZE, SIZE)
             if t['type'] == 'mmdet.RandomFlip':
