@@ -52,6 +52,11 @@ def test_train_and_save_best(trained):
     # the ConcatDataset's metainfo lists each dataset's classes
     metas = ckpt['meta']['dataset_meta']
     assert [len(m['classes']) for m in metas] == [6, 6, 7, 8]
+    # layer-wise lr decay 0.9 of the shipped config: with the tiny ViT's 4
+    # layers the patch embedding learns at 0.9 ** 5 of the heads' lr
+    lrs = [g['initial_lr'] for g in runner.optim_wrapper.param_groups]
+    assert max(lrs) == pytest.approx(1e-3)
+    assert min(lrs) == pytest.approx(1e-3 * 0.9**5)
 
 
 def test_batches_have_fixed_composition(trained):

@@ -112,9 +112,20 @@ class _PerDatasetLoopMixin:
                            f'{sorted(missing)} but there is no such dataset '
                            f'in the {self._mode}_dataloader')
 
+    def _build_train_loop_if_drawing(self) -> None:
+        """mmseg 1.2.2's ``SegVisualizationHook`` reads ``runner.iter`` when
+        it draws, which builds a not yet built train loop, whose ``__init__``
+        sets the visualizer's ``dataset_meta`` to the TRAINING set's (a list
+        for a multi-dataset ConcatDataset). Build it first, so the
+        per-dataset metainfo set by this loop is the one drawn with."""
+        if isinstance(self.runner._train_loop, dict) and any(
+                getattr(hook, 'draw', False) for hook in self.runner.hooks):
+            self.runner.train_loop  # noqa: B018 (builds it)
+
     def run(self) -> dict:
         """Run every dataset, then evaluate each and their mean."""
         mode = self._mode
+        self._build_train_loop_if_drawing()
         self.runner.call_hook(f'before_{mode}')
         self.runner.call_hook(f'before_{mode}_epoch')
         self.runner.model.eval()

@@ -1,0 +1,92 @@
+"""MultiDatasetValLoop / MultiDatasetEvaluator: clear errors for
+inconsistent configs, and visualisation with each dataset's palette."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.runner import Runner
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+import s5_mm  # noqa: F401
+from mdf_seg_utils import make_openearthmap, tiny_cfg
+from s5_mm.evaluation.multi_dataset_metrics import MultiDatasetEvaluator
+
+
+@pytest.fixture(scope='module')
+def cfg(tmp_path_factory):
+    root = tmp_path_factory.mktemp('loops')
+    cfg = tiny_cfg(make_openearthmap(str(root / 'oem')),
+                   work_dir=str(root / 'work'))
+    # two datasets are enough here
+    cfg.val_dataloader.dataset.datasets = \
+        cfg.val_dataloader.dataset.datasets[:2]
+    cfg.val_evaluator.metrics = {
+        k: cfg.val_evaluator.metrics[k] for k in ('vaihingen', 'potsdam')}
+    cfg.val_evaluator.mean_of = dict(vaihingen='mIoU', potsdam='mFscore')
+    # runner.val() alone: no save_best (mmengine sets that up in train)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    return cfg
+
+
+def val(cfg):
+    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    return runner.val()
+
+
+def test_val_of_two_datasets_and_drawn_palettes(cfg, tmp_path):
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = str(tmp_path)
+    cfg.default_hooks.visualization = dict(
+        type='SegVisualizationHook', draw=True, interval=1)
+    metrics = val(cfg)
+    assert set(metrics) == {
+        'vaihingen/aAcc', 'vaihingen/mIoU', 'vaihingen/mAcc', 'potsdam/aAcc',
+        'potsdam/mFscore', 'potsdam/mPrecision', 'potsdam/mRecall', 'mean'
+    }
+    assert metrics['mean'] == pytest.approx(
+        (metrics['vaihingen/mIoU'] + metrics['potsdam/mFscore']) / 2)
+    drawn = glob.glob(osp.join(str(tmp_path), '*', 'vis_data', 'vis_image',
+                               '*.png'))
+    assert len(drawn) == 2  # one image of each dataset
+
+
+def test_dataset_without_set_dataset_name(cfg):
+    bad = copy.deepcopy(cfg)
+    bad.val_dataloader.dataset.datasets[1].pipeline.pop(-1)
+    with pytest.raises(ValueError, match='val dataset 1 .*PotsdamDataset.*'
+                       'has no SetDatasetName'):
+        val(bad)
+
+
+def test_dataset_without_metrics(cfg):
+    bad = copy.deepcopy(cfg)
+    del bad.val_evaluator.metrics['potsdam']
+    bad.val_evaluator.mean_of = dict(vaihingen='mIoU')
+    with pytest.raises(KeyError, match="val dataset 'potsdam' has no metrics"):
+        val(bad)
+
+
+def test_class_count_mismatch(cfg):
+    bad = copy.deepcopy(cfg)
+    # a subset of ISPRS classes is valid for the dataset, not for the head
+    bad.val_dataloader.dataset.datasets[0].metainfo = dict(
+        classes=('impervious_surface', 'building', 'low_vegetation'))
+    with pytest.raises(ValueError, match="dataset 'vaihingen' has 3 classes"):
+        val(bad)
+
+
+def test_evaluator_needs_the_loop_and_known_names():
+    evaluator = MultiDatasetEvaluator(
+        metrics=dict(a=dict(type='IoUMetric')), mean_of=dict(a='mIoU'))
+    with pytest.raises(RuntimeError, match='MultiDatasetValLoop'):
+        evaluator.evaluate(3)
+    sample = SegDataSample(metainfo=dict(dataset_name='b', img_path='x.png'))
+    sample.pred_sem_seg = PixelData(data=torch.zeros(1, 2, 2))
+    with pytest.raises(KeyError, match="dataset 'b'.*metrics\\['b'\\]"):
+        evaluator.process([sample])
+    with pytest.raises(KeyError, match='mean_of names datasets'):
+        MultiDatasetEvaluator(metrics=dict(a=dict(type='IoUMetric')),
+                              mean_of=dict(b='mIoU'))
