@@ -112,15 +112,23 @@ def test_draw_rotated_detections(tiny, tmp_path):
     assert xs.max() < 300 and ys.max() < 300
 
 
-def test_demo_on_a_checkpoint(tiny, tmp_path):
-    """Config file + checkpoint -> drawn predictions of the DOTA head."""
+@pytest.fixture(scope='module')
+def saved(tiny, tmp_path_factory):
+    """The tiny model's config file and checkpoint."""
     cfg, model = tiny
     cfg = copy.deepcopy(cfg)
     cfg.model = tiny_model_cfg(cfg)
     cfg.model.test_cfg.rcnn.score_thr = 0.0
-    cfg_file, ckpt = str(tmp_path / 'cfg.py'), str(tmp_path / 'w.pth')
+    work = tmp_path_factory.mktemp('tiny_det')
+    cfg_file, ckpt = str(work / 'cfg.py'), str(work / 'w.pth')
     cfg.dump(cfg_file)
     torch.save(dict(state_dict=model.state_dict()), ckpt)
+    return cfg, model, cfg_file, ckpt
+
+
+def test_demo_on_a_checkpoint(saved, tmp_path):
+    """Config file + checkpoint -> drawn predictions of the DOTA head."""
+    cfg, model, cfg_file, ckpt = saved
     loaded = init_rotated_detector(cfg_file, ckpt)
     out_file = tmp_path / 'vis' / 'dota.png'
     result = rotated_detection_demo(loaded, Config.fromfile(cfg_file),
@@ -136,16 +144,10 @@ def test_demo_on_a_checkpoint(tiny, tmp_path):
         rotated_detection_demo(loaded, cfg, DOTA_PATCH)
 
 
-def test_image_demo_cli(tiny, tmp_path, repo_root):
+def test_image_demo_cli(saved, tmp_path, repo_root):
     """demo/image_demo.py on a rotated-detection config: --dataset picks
     the head; --patch-size runs patch-wise; drawings are written."""
-    cfg, model = tiny
-    cfg = copy.deepcopy(cfg)
-    cfg.model = tiny_model_cfg(cfg)
-    cfg.model.test_cfg.rcnn.score_thr = 0.0
-    cfg_file, ckpt = str(tmp_path / 'cfg.py'), str(tmp_path / 'w.pth')
-    cfg.dump(cfg_file)
-    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    cfg, model, cfg_file, ckpt = saved
     demo = str(tmp_path / 'demo.png')
     proc = subprocess.run(
         [sys.executable, 'demo/image_demo.py', DOTA_PATCH, cfg_file, ckpt,
