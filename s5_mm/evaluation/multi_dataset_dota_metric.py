@@ -25,7 +25,9 @@ class MultiDatasetDOTAMetric(BaseMetric):
     Args:
         dataset_names (Sequence[str]): names of the evaluated datasets.
         metric (dict): config of the metric run for every dataset (its own
-            ``prefix`` is ignored). Defaults to ``DOTAMetric`` with mAP.
+            ``prefix`` is ignored; an ``outfile_prefix`` gets ``_<name>``
+            appended so datasets do not overwrite each other's files).
+            Defaults to ``DOTAMetric`` with mAP.
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
     """
 
@@ -42,9 +44,12 @@ class MultiDatasetDOTAMetric(BaseMetric):
         metric = dict(type='DOTAMetric', metric='mAP') if metric is None \
             else copy.deepcopy(metric)
         metric.pop('prefix', None)
-        self.metrics: Dict[str, BaseMetric] = OrderedDict(
-            (name, METRICS.build(copy.deepcopy(metric)))
-            for name in self.dataset_names)
+        self.metrics: Dict[str, BaseMetric] = OrderedDict()
+        for name in self.dataset_names:
+            cfg = copy.deepcopy(metric)
+            if cfg.get('outfile_prefix'):
+                cfg['outfile_prefix'] = f"{cfg['outfile_prefix']}_{name}"
+            self.metrics[name] = METRICS.build(cfg)
 
     @property
     def dataset_meta(self) -> Optional[Union[dict, List[dict]]]:

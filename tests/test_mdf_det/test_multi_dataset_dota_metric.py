@@ -85,3 +85,14 @@ def test_errors(test_sets):
     sample.pred_instances = _gt_as_pred('dota', sample.gt_instances)
     with pytest.raises(ValueError, match="unknown dataset 'dota'"):
         evaluator.process([sample])
+
+
+def test_output_files_per_dataset():
+    evaluator = Evaluator(dict(
+        type='MultiDatasetDOTAMetric', dataset_names=['dior', 'dota'],
+        metric=dict(type='DOTAMetric', format_only=True,
+                    outfile_prefix='work_dirs/sub/Task1', prefix='x')))
+    metric = evaluator.metrics[0]
+    assert [m.outfile_prefix for m in metric.metrics.values()] == [
+        'work_dirs/sub/Task1_dior', 'work_dirs/sub/Task1_dota']
+    assert all(m.format_only for m in metric.metrics.values())
