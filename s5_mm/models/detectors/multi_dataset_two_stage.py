@@ -213,29 +213,28 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
         return tuple(x)
 
     def _groups(self, batch_inputs: Tensor, batch_data_samples: SampleList):
-        """Run the backbone once; yield (name, branch, feats, samples, idx)
-        for every dataset, with ``feats``/``samples`` None when absent."""
+        """Run the backbone once; yield (name, branch, feats, samples) for
+        every dataset, with ``feats``/``samples`` None when it is absent."""
         ids = get_dataset_ids(batch_data_samples, self.dataset_names,
                               batch_inputs.device)
         feats = self.extract_feat(batch_inputs, ids)
         for i, name in enumerate(self.dataset_names):
             idx = (ids == i).nonzero(as_tuple=True)[0]
             if idx.numel() == 0:
-                yield name, self.branches[name], None, None, idx
+                yield name, self.branches[name], None, None
                 continue
             sub_feats = tuple(f.index_select(0, idx) for f in feats)
             samples = [batch_data_samples[j] for j in idx.tolist()]
-            yield name, self.branches[name], sub_feats, samples, idx
+            yield name, self.branches[name], sub_feats, samples
 
     def _absent_params(self, dataset_id: int) -> List[nn.Parameter]:
         """Parameters used only by an absent dataset: its branch and its
         backbone experts (parameters named ``...experts.<id>.*``)."""
         name = self.dataset_names[dataset_id]
         params = list(self.branches[name].parameters())
-        tag = f'experts.{dataset_id}.'
+        tag = f'.experts.{dataset_id}.'
         params += [
-            p for n, p in self.backbone.named_parameters()
-            if tag in n or n.startswith(tag)
+            p for n, p in self.backbone.named_parameters() if tag in f'.{n}'
         ]
         return params
 
@@ -244,7 +243,7 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Per-dataset losses, keys prefixed ``<dataset_name>/``."""
         losses: Dict[str, Tensor] = {}
-        for name, branch, feats, samples, _ in self._groups(
+        for name, branch, feats, samples in self._groups(
                 batch_inputs, batch_data_samples):
             if samples is None:
                 i = self.dataset_names.index(name)
@@ -261,7 +260,7 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 rescale: bool = True) -> SampleList:
         """Predict with each sample's dataset branch; fills
         ``pred_instances`` of every data sample (original order kept)."""
-        for _, branch, feats, samples, _ in self._groups(
+        for _, branch, feats, samples in self._groups(
                 batch_inputs, batch_data_samples):
             if samples is not None:
                 branch.predict(feats, samples, rescale=rescale)
@@ -272,6 +271,6 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
         """Raw head outputs of every dataset present: name -> RoI outputs."""
         return {
             name: branch._forward(feats, samples)
-            for name, branch, feats, samples, _ in self._groups(
+            for name, branch, feats, samples in self._groups(
                 batch_inputs, batch_data_samples) if samples is not None
         }
