@@ -125,9 +125,10 @@ class MultiDatasetEvaluator(Evaluator):
             for name, key in self.mean_of.items():
                 full = f'{name}/{key}'
                 if full not in results:
+                    reported = [k for k in results if k.startswith(name + '/')]
                     raise KeyError(
                         f"mean_of[{name!r}] = {key!r}, but dataset '{name}' "
-                        f'reported only {[k for k in results if k.startswith(name + "/")]}')
+                        f'reported only {reported}')
                 values.append(float(results[full]))
             results[self.mean_key] = sum(values) / len(values)
         return results

@@ -39,8 +39,8 @@ def test_param_count_equals_paper(repo_root, config, paper):
 def test_sdf_four_models_sum_to_412_8(repo_root):
     tool = load_tool(repo_root)
     counts = [
-        tool.count_params(
-            Config.fromfile(MDF + f'sdf_vit-b_upernet_8xb12-100e_{n}-512x512.py'))
+        tool.count_params(Config.fromfile(
+            MDF + f'sdf_vit-b_upernet_8xb12-100e_{n}-512x512.py'))
         for n in ('vaihingen', 'potsdam', 'loveda', 'openearthmap')
     ]
     # the paper reports 4 x 103.2; each model rounds to 103.2, the head
@@ -53,8 +53,8 @@ def test_sdf_four_models_sum_to_412_8(repo_root):
 def test_moe_expert_decomposition(repo_root):
     """MoE-MDF = MDF + 3 datasets x 12 layers x (3072 x 256 + 256)."""
     tool = load_tool(repo_root)
-    mdf = tool.count_params(
-        Config.fromfile(MDF + 'mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'))
+    mdf = tool.count_params(Config.fromfile(
+        MDF + 'mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'))
     moe = tool.count_params(Config.fromfile(
         MDF + 'moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'))
     assert round((moe - mdf) * 1e6) == 3 * 12 * 786688

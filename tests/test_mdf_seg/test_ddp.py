@@ -1,8 +1,8 @@
 """2-process DDP (gloo, CPU, find_unused_parameters=False) of a tiny
-MoE-MDF config gives the same parameters as one process with the same global batch, and
-runs the per-dataset validation in both."""
-import json
+MoE-MDF config gives the same parameters as one process with the same
+global batch, and runs the per-dataset validation in both."""
 import glob
+import json
 import os
 import os.path as osp
 import socket

@@ -81,7 +81,8 @@ def test_demo_errors(trained, tmp_path, image_demo):
 def test_demo_single_dataset_model(tmp_path, image_demo):
     """A plain mmseg EncoderDecoder (the foundation's demo config) needs no
     --dataset."""
-    cfg_path = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
+    cfg_path = ('configs/demo/'
+                'upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py')
     init_default_scope('mmseg')
     model = init_model(Config.fromfile(cfg_path), device='cpu')
     ckpt = str(tmp_path / 'plain.pth')

@@ -41,6 +41,9 @@ def test_val_of_two_datasets_and_drawn_palettes(cfg, tmp_path):
     cfg.work_dir = str(tmp_path)
     cfg.default_hooks.visualization = dict(
         type='SegVisualizationHook', draw=True, interval=1)
+    # a new visualizer instance (they are global, by name) saving here
+    cfg.visualizer.name = f'vis_{osp.basename(str(tmp_path))}'
+
     metrics = val(cfg)
     assert set(metrics) == {
         'vaihingen/aAcc', 'vaihingen/mIoU', 'vaihingen/mAcc', 'potsdam/aAcc',

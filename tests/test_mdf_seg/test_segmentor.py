@@ -63,7 +63,8 @@ def test_loss_on_a_gives_no_grad_to_b(cfg):
     exactly zero gradient, vaihingen's head and expert do not."""
     model = build(cfg.model)
     model.train()
-    inputs, samples = make_batch(['vaihingen', 'loveda', 'vaihingen', 'loveda'])
+    inputs, samples = make_batch(
+        ['vaihingen', 'loveda', 'vaihingen', 'loveda'])
     losses = model.loss(inputs, samples)
     assert {k.split('.')[0] for k in losses} == {'vaihingen', 'loveda'}
     loss_a = sum(v for k, v in losses.items()
@@ -189,7 +190,8 @@ def test_errors(cfg):
     with pytest.raises(ValueError, match="dataset 'loveda'.*7"):
         model.loss(inputs, samples)
     with pytest.raises(ValueError, match='set num_classes=7'):
-        model.check_dataset_meta('openearthmap', dict(classes=tuple('abcdefg')))
+        model.check_dataset_meta('openearthmap',
+                                 dict(classes=tuple('abcdefg')))
     with pytest.raises(KeyError, match="dataset 'isaid' has no decode head"):
         model.check_dataset_meta('isaid', dict(classes=tuple('ab')))
     with pytest.raises(ValueError, match='pass data samples'):

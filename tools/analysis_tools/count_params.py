@@ -55,7 +55,8 @@ def main(argv: Optional[list] = None) -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    print(f'{count_params(cfg, args.trainable):.2f}M parameters: {args.config}')
+    count = count_params(cfg, args.trainable)
+    print(f'{count:.2f}M parameters: {args.config}')
 
 
 if __name__ == '__main__':

@@ -113,7 +113,8 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='Convert OpenEarthMap to mmseg format')
     parser.add_argument('dataset_path', help='the OpenEarthMap_wo_xBD folder')
-    parser.add_argument('-o', '--out_dir', default=osp.join('data', 'openearthmap'),
+    parser.add_argument('-o', '--out_dir',
+                        default=osp.join('data', 'openearthmap'),
                         help='output folder (default data/openearthmap)')
     parser.add_argument('--splits', nargs='+', default=list(SPLITS),
                         choices=SPLITS, help='splits to convert')

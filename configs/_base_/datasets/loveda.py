@@ -1,9 +1,10 @@
 # LoveDA (7 classes, 1024x1024) through mmseg's LoveDADataset, in the layout
 # of mmseg's tools/dataset_converters/loveda.py (label 0 = no-data, ignored).
 # Evaluated resized to 512, mIoU.
-# Only `loveda_`-prefixed variables are defined, so this file combines with the
-# other dataset files in a multi-dataset config (configs/mdf/). The last
-# transform tags every sample with the dataset name models route by.
+# Only `loveda_`-prefixed variables are defined, so this file
+# combines with the other dataset files in a multi-dataset config
+# (configs/mdf/). The last transform tags every sample with the dataset
+# name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 loveda_name = 'loveda'
 loveda_data_root = 'data/loveDA/'

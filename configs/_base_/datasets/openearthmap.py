@@ -1,9 +1,10 @@
 # OpenEarthMap (8 classes) through s5_mm's OpenEarthMapDataset, converted by
 # tools/dataset_converters/openearthmap.py (label 0 = unknown, ignored).
 # Evaluated resized to 512, mIoU.
-# Only `openearthmap_`-prefixed variables are defined, so this file combines with the
-# other dataset files in a multi-dataset config (configs/mdf/). The last
-# transform tags every sample with the dataset name models route by.
+# Only `openearthmap_`-prefixed variables are defined, so this file
+# combines with the other dataset files in a multi-dataset config
+# (configs/mdf/). The last transform tags every sample with the dataset
+# name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 openearthmap_name = 'openearthmap'
 openearthmap_data_root = 'data/openearthmap/'

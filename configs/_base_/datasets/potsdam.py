@@ -1,9 +1,10 @@
 # ISPRS Potsdam (6 classes) through mmseg's PotsdamDataset, in the layout of
 # mmseg's tools/dataset_converters/potsdam.py (512 crops; reduce_zero_label).
 # Evaluated on the whole val crops and reported as mF1 (mFscore).
-# Only `potsdam_`-prefixed variables are defined, so this file combines with the
-# other dataset files in a multi-dataset config (configs/mdf/). The last
-# transform tags every sample with the dataset name models route by.
+# Only `potsdam_`-prefixed variables are defined, so this file
+# combines with the other dataset files in a multi-dataset config
+# (configs/mdf/). The last transform tags every sample with the dataset
+# name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 potsdam_name = 'potsdam'
 potsdam_data_root = 'data/potsdam/'

@@ -1,9 +1,10 @@
 # ISPRS Vaihingen (6 classes) through mmseg's ISPRSDataset, in the layout of
 # mmseg's tools/dataset_converters/vaihingen.py (512 crops; label 0 = ignored
 # boundary, reduce_zero_label). Evaluated on the whole val crops, mIoU.
-# Only `vaihingen_`-prefixed variables are defined, so this file combines with the
-# other dataset files in a multi-dataset config (configs/mdf/). The last
-# transform tags every sample with the dataset name models route by.
+# Only `vaihingen_`-prefixed variables are defined, so this file
+# combines with the other dataset files in a multi-dataset config
+# (configs/mdf/). The last transform tags every sample with the dataset
+# name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 vaihingen_name = 'vaihingen'
 vaihingen_data_root = 'data/vaihingen/'

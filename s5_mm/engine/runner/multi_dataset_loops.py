@@ -92,8 +92,8 @@ class _PerDatasetLoopMixin:
         for i, sub in enumerate(datasets):
             name = dataset_name_of(sub, f'{self._mode} dataset {i}')
             if name in self.dataloaders:
-                raise ValueError(f"two {self._mode} datasets are named '{name}'"
-                                 ' by their SetDatasetName')
+                raise ValueError(f'two {self._mode} datasets are named '
+                                 f"'{name}' by their SetDatasetName")
             if name not in evaluator.evaluators:
                 raise KeyError(
                     f"{self._mode} dataset '{name}' has no metrics in the "

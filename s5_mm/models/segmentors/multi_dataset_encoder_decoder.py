@@ -133,7 +133,8 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         self._test_cfgs = self._split_test_cfg(test_cfg)
         self._active: Optional[str] = None
 
-    def _split_test_cfg(self, test_cfg: OptConfigType) -> Dict[str, ConfigDict]:
+    def _split_test_cfg(self,
+                        test_cfg: OptConfigType) -> Dict[str, ConfigDict]:
         """One full test config per dataset (shared part + its override)."""
         test_cfg = dict(test_cfg or dict(mode='whole'))
         per_dataset = dict(test_cfg.pop('per_dataset', None) or {})
@@ -301,7 +302,8 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                 path = sample.metainfo.get('seg_map_path',
                                            sample.metainfo.get('img_path'))
                 raise ValueError(
-                    f"dataset '{name}': label(s) {labels} in {path} do not fit "
+                    f"dataset '{name}': label(s) {labels} in {path} do not "
+                    'fit '
                     f'the decode head of {head.num_classes} classes (labels '
                     f'0..{head.num_classes - 1}, ignore {ignore}): set '
                     f"num_classes of model.decode_heads['{name}'] to the "
@@ -317,7 +319,8 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         """
         if name not in self.decode_heads:
             raise KeyError(
-                f"dataset '{name}' has no decode head; the model has heads for "
+                f"dataset '{name}' has no decode head; the model has heads "
+                'for '
                 f'{self.dataset_names} (model.decode_heads in the config)')
         classes = metainfo.get('classes')
         head = self.decode_heads[name]
