@@ -8,7 +8,11 @@ _base_ = [
     '../_base_/schedules/schedule_seg_adamw_100e.py',
     '../_base_/default_runtime.py',
 ]
-# the S4P (FixMatch) checkpoint of the same ViT: its `backbone.` weights
+# the backbone of the S4P (FixMatch) checkpoint of the same ViT, keys
+# without prefix (mmseg's VisionTransformer ignores init_cfg.prefix):
+#   python tools/model_converters/extract_backbone.py \
+#       work_dirs/<s4p run>/iter_120000.pth pretrain/s4p_vit-b_rs4p-1m.pth \
+#       --strip-prefix
 s4p_checkpoint = 'pretrain/s4p_vit-b_rs4p-1m.pth'
 # the UPerHead of configs/_base_/models/upernet_vit-b16.py, one per dataset
 uper_head = dict(
@@ -25,9 +29,7 @@ uper_head = dict(
 model = dict(
     type='MultiDatasetEncoderDecoder',
     backbone=dict(
-        init_cfg=dict(
-            type='Pretrained', checkpoint=s4p_checkpoint,
-            prefix='backbone.')),
+        init_cfg=dict(type='Pretrained', checkpoint=s4p_checkpoint)),
     decode_head=None,
     decode_heads=dict(
         vaihingen=dict(uper_head, num_classes=6),

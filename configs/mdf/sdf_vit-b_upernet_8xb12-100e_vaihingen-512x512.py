@@ -1,6 +1,7 @@
 # SDF (S5): ViT-B + UperNet fine-tuned on vaihingen alone (single-dataset
 # baseline; four such models = 412.8M parameters, this one 103.2M).
-# Backbone initialised from the S4P checkpoint.
+# Backbone initialised from the S4P checkpoint (its backbone extracted by
+# tools/model_converters/extract_backbone.py --strip-prefix).
 _base_ = [
     '../_base_/models/upernet_vit-b16.py',
     '../_base_/datasets/vaihingen.py',
@@ -10,9 +11,7 @@ _base_ = [
 s4p_checkpoint = 'pretrain/s4p_vit-b_rs4p-1m.pth'
 model = dict(
     backbone=dict(
-        init_cfg=dict(
-            type='Pretrained', checkpoint=s4p_checkpoint,
-            prefix='backbone.')),
+        init_cfg=dict(type='Pretrained', checkpoint=s4p_checkpoint)),
     decode_head=dict(num_classes=6))
 train_dataloader = dict(
     batch_size=12,
