@@ -93,3 +93,19 @@ def test_evaluator_needs_the_loop_and_known_names():
     with pytest.raises(KeyError, match='mean_of names datasets'):
         MultiDatasetEvaluator(metrics=dict(a=dict(type='IoUMetric')),
                               mean_of=dict(b='mIoU'))
+
+
+def test_dataset_name_of_nested_concat(cfg):
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from s5_mm.engine.runner import dataset_name_of
+    init_default_scope('mmseg')
+    vaihingen, potsdam = cfg.val_dataloader.dataset.datasets
+    nested = DATASETS.build(
+        dict(type='ConcatDataset', datasets=[vaihingen, vaihingen]))
+    assert dataset_name_of(nested) == 'vaihingen'
+    mixed = DATASETS.build(
+        dict(type='ConcatDataset', datasets=[vaihingen, potsdam]))
+    with pytest.raises(ValueError, match=r"named \['potsdam', 'vaihingen'\]"):
+        dataset_name_of(mixed, 'val dataset 0')

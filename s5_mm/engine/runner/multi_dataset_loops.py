@@ -32,7 +32,16 @@ def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
 
 def dataset_name_of(dataset: Dataset, where: str = 'dataset') -> str:
     """Dataset name from the ``SetDatasetName`` of a built dataset's
-    pipeline, with a clear error if it has none."""
+    pipeline (all parts of a nested ConcatDataset must agree), with a clear
+    error if it has none."""
+    parts = getattr(dataset, 'datasets', None)
+    if parts is not None:
+        names = {dataset_name_of(d, f'{where} part {i}')
+                 for i, d in enumerate(parts)}
+        if len(names) != 1:
+            raise ValueError(f'the parts of {where} are named {sorted(names)}'
+                             ' by their SetDatasetName: use one name')
+        return names.pop()
     pipeline = getattr(dataset, 'pipeline', None)
     name = pipeline_dataset_name(getattr(pipeline, 'transforms', []))
     if name is None:
