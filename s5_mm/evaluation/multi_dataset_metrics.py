@@ -8,6 +8,7 @@ of one chosen metric per dataset. It is driven by
 :class:`~s5_mm.engine.runner.MultiDatasetTestLoop`, which evaluate every
 dataset with its own size (correct under DDP padding).
 """
+import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -44,19 +45,23 @@ class MultiDatasetEvaluator(Evaluator):
             metric that enters the mean (e.g. ``'mIoU'``). Defaults to None
             (no mean).
         mean_key (str): Name of the mean in the results. Defaults to 'mean'.
+        **metric_kwargs: Set in every metric config, ``output_dir`` as
+            ``output_dir/<dataset>`` (what ``tools/test.py --out`` sets).
     """
 
     def __init__(self,
                  metrics: Dict[str, MetricCfg],
                  mean_of: Optional[Dict[str, str]] = None,
-                 mean_key: str = 'mean') -> None:
+                 mean_key: str = 'mean',
+                 **metric_kwargs) -> None:
         if not isinstance(metrics, dict) or not metrics:
             raise TypeError(
                 'MultiDatasetEvaluator: metrics must be a non-empty dict '
                 '{dataset name: metric config(s)}, got '
                 f'{type(metrics).__name__}')
         self.evaluators: Dict[str, Evaluator] = OrderedDict(
-            (name, Evaluator(cfg)) for name, cfg in metrics.items())
+            (name, Evaluator(_with_kwargs(cfg, name, metric_kwargs)))
+            for name, cfg in metrics.items())
         super().__init__(
             [m for ev in self.evaluators.values() for m in ev.metrics])
         self.mean_of = dict(mean_of or {})
@@ -138,6 +143,18 @@ class MultiDatasetEvaluator(Evaluator):
             'MultiDatasetEvaluator needs the size of every dataset: use '
             "val_cfg = dict(type='MultiDatasetValLoop') and test_cfg = "
             "dict(type='MultiDatasetTestLoop') with it")
+
+
+def _with_kwargs(cfg: MetricCfg, name: str, kwargs: dict) -> MetricCfg:
+    """Metric config(s) of dataset ``name`` with ``kwargs`` set."""
+    if not kwargs:
+        return cfg
+    kwargs = dict(kwargs)
+    if kwargs.get('output_dir'):
+        kwargs['output_dir'] = osp.join(kwargs['output_dir'], name)
+    if isinstance(cfg, dict):
+        return dict(cfg, **kwargs)
+    return [dict(c, **kwargs) for c in cfg]
 
 
 def _select(data_batch: Any, index: List[int], batch_size: int) -> Any:

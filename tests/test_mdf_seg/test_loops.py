@@ -6,6 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -82,6 +83,7 @@ def test_class_count_mismatch(cfg):
 
 
 def test_evaluator_needs_the_loop_and_known_names():
+    init_default_scope('mmseg')
     evaluator = MultiDatasetEvaluator(
         metrics=dict(a=dict(type='IoUMetric')), mean_of=dict(a='mIoU'))
     with pytest.raises(RuntimeError, match='MultiDatasetValLoop'):
@@ -96,7 +98,6 @@ def test_evaluator_needs_the_loop_and_known_names():
 
 
 def test_dataset_name_of_nested_concat(cfg):
-    from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
 
     from s5_mm.engine.runner import dataset_name_of
@@ -109,3 +110,17 @@ def test_dataset_name_of_nested_concat(cfg):
         dict(type='ConcatDataset', datasets=[vaihingen, potsdam]))
     with pytest.raises(ValueError, match=r"named \['potsdam', 'vaihingen'\]"):
         dataset_name_of(mixed, 'val dataset 0')
+
+
+def test_evaluator_output_dir_per_dataset(tmp_path):
+    """tools/test.py --out sets output_dir (and keep_results): each
+    dataset's metric writes under its own sub-folder."""
+    init_default_scope('mmseg')
+    evaluator = MultiDatasetEvaluator(
+        metrics=dict(a=dict(type='IoUMetric'),
+                     b=[dict(type='IoUMetric', iou_metrics=['mFscore'])]),
+        output_dir=str(tmp_path), keep_results=True)
+    dirs = {n: [m.output_dir for m in e.metrics]
+            for n, e in evaluator.evaluators.items()}
+    assert dirs == dict(a=[osp.join(str(tmp_path), 'a')],
+                        b=[osp.join(str(tmp_path), 'b')])
