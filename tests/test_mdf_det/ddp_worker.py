@@ -19,7 +19,7 @@ from mmrotate.registry import MODELS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import s5_mm  # noqa: E402,F401
-from conftest import MOE_CFG, batch, datasets, tiny_model_cfg  # noqa: E402
+from mdf_det_common import MOE_CFG, batch, datasets, tiny_model_cfg  # noqa: E402
 
 STEPS = 3
 

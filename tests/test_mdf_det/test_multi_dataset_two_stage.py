@@ -7,7 +7,7 @@ import torch
 from mmengine.optim import OptimWrapper
 from mmrotate.registry import MODELS
 
-from conftest import SIZE, batch, tiny_model_cfg
+from mdf_det_common import SIZE, batch, tiny_model_cfg
 
 LOSS_KEYS = {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'acc'}
 

@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 from mmrotate.registry import MODELS
 
-from utils import count_parameters, parameters_on_meta
+from mdf_det_meta import count_parameters, parameters_on_meta
 
 CASES = [
     ('sdf_vit-b_oriented-rcnn-le90_8xb2-12e_dior-r-1024x1024.py', 111.2),

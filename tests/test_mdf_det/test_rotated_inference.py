@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 
-from conftest import tiny_model_cfg, tiny_pipelines
+from mdf_det_common import tiny_model_cfg, tiny_pipelines
 from s5_mm.models.detectors.rotated_inference import (
     build_inference_pipeline, dataset_metainfo, draw_rotated_detections,
     find_dataset, inference_rotated_detector, init_rotated_detector,

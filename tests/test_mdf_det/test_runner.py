@@ -6,7 +6,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-from conftest import tiny_model_cfg, tiny_pipelines
+from mdf_det_common import tiny_model_cfg, tiny_pipelines
 
 
 def _tiny_runner_cfg(cfg, data_root, work_dir):
