@@ -127,3 +127,17 @@ def test_export_dense_predicts_like_moe_mdf(trained, tmp_path, repo_root):
         f_lov = moe.backbone(x, NAMES.index('loveda'))[-1]
         f_oem = moe.backbone(x, NAMES.index('openearthmap'))[-1]
     assert (f_lov - f_oem).abs().max() > 1e-6
+
+
+def test_test_tool_writes_per_dataset_predictions(trained, tmp_path,
+                                                  repo_root):
+    """tools/test.py on a multi-dataset config: metrics of every dataset
+    and --out predictions in one folder per dataset."""
+    cfg, runner, cfg_path, ckpt = trained
+    out = tmp_path / 'out'
+    proc = run(['tools/test.py', cfg_path, ckpt, '--work-dir',
+                str(tmp_path / 'work'), '--out', str(out)], repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'openearthmap/mIoU' in proc.stdout and 'mean:' in proc.stdout
+    counts = {p.name: len(list(p.glob('*.png'))) for p in out.iterdir()}
+    assert counts == dict(vaihingen=1, potsdam=1, loveda=3, openearthmap=2)
