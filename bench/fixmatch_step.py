@@ -35,7 +35,8 @@ import s5_mm  # noqa: F401
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from moe_latency import interleaved  # noqa: E402
 
-CONFIG = 'configs/s4p/s4p-fixmatch_vit-b_upernet_8xb12-120k_isaid-rs4p-512x512.py'
+CONFIG = ('configs/s4p/'
+          's4p-fixmatch_vit-b_upernet_8xb12-120k_isaid-rs4p-512x512.py')
 
 
 def parse_args():

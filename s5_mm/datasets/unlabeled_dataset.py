@@ -55,7 +55,7 @@ class UnlabeledImageDataset(BaseDataset):
         self.backend_args = backend_args
         super().__init__(
             ann_file=ann_file,
-            data_prefix=dict(img_path='') if data_prefix is None else data_prefix,
+            data_prefix=data_prefix or dict(img_path=''),
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -66,8 +66,8 @@ class UnlabeledImageDataset(BaseDataset):
         else:
             if not fileio.isdir(img_dir, backend_args=self.backend_args):
                 raise FileNotFoundError(
-                    f'UnlabeledImageDataset: image folder {img_dir!r} does not '
-                    'exist. Set data_root / data_prefix.img_path to the '
+                    f'UnlabeledImageDataset: image folder {img_dir!r} does '
+                    'not exist. Set data_root / data_prefix.img_path to the '
                     'folder of unlabeled images, or ann_file to a split file.')
             rel_paths = sorted(
                 p for p in fileio.list_dir_or_file(
@@ -99,8 +99,8 @@ class UnlabeledImageDataset(BaseDataset):
             if not fileio.exists(path, backend_args=self.backend_args):
                 raise FileNotFoundError(
                     f'UnlabeledImageDataset: {split_file}:{lineno} lists '
-                    f'{rel!r}, but {path!r} does not exist. Paths in the split '
-                    f'file are relative to the image folder {img_dir!r}; fix '
+                    f'{rel!r}, but {path!r} does not exist. Paths in the '
+                    f'split file are relative to the image folder {img_dir!r}; fix '
                     'the line or data_root / data_prefix.img_path.')
             rel_paths.append(rel)
         if not rel_paths:

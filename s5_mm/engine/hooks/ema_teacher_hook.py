@@ -30,7 +30,8 @@ class EMATeacherHook(MeanTeacherHook):
                  skip_buffer: bool = False) -> None:
         if not 0 < max_ratio < 1:
             raise ValueError(
-                f'EMATeacherHook: max_ratio must be in (0, 1), got {max_ratio}')
+                'EMATeacherHook: max_ratio must be in (0, 1), got '
+                f'{max_ratio}')
         super().__init__(
             momentum=1 - max_ratio, interval=interval, skip_buffer=skip_buffer)
         self.max_ratio = max_ratio

@@ -71,7 +71,9 @@ class FixMatchVisualizationHook(Hook):
     def make_panel(vis_data: dict, data_preprocessor,
                    dataset_meta: dict) -> np.ndarray:
         """RGB uint8 panel (H, 5 * W, 3) from the model's kept views."""
-        pre = getattr(data_preprocessor, 'data_preprocessor', data_preprocessor)
+        # the SegDataPreProcessor inside MultiBranchDataPreprocessor
+        pre = getattr(data_preprocessor, 'data_preprocessor',
+                      data_preprocessor)
         mean = getattr(pre, 'mean', None)
         std = getattr(pre, 'std', None)
 

@@ -1,5 +1,6 @@
 """FixMatch semi-supervised segmentor (the S4P stage of S5)."""
 import copy
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -48,7 +49,8 @@ def cutmix_boxes(num: int, height: int, width: int, prob: float,
     for i in range(num):
         if rnd[i, 0] >= prob:
             continue
-        size = (area[0] + (area[1] - area[0]) * rnd[i, 1].item()) * height * width
+        frac = area[0] + (area[1] - area[0]) * rnd[i, 1].item()
+        size = frac * height * width
         r = ratio[0] + (ratio[1] - ratio[0]) * rnd[i, 2].item()
         box_w = min(max(int((size / r)**0.5), 1), width)
         box_h = min(max(int((size * r)**0.5), 1), height)
@@ -177,7 +179,8 @@ class FixMatchSegmentor(BaseModel):
 
     def forward(self,
                 inputs: Union[Tensor, Dict[str, Tensor]],
-                data_samples: Union[OptSampleList, Dict[str, SampleList]] = None,
+                data_samples: Union[OptSampleList,
+                                    Dict[str, SampleList]] = None,
                 mode: str = 'tensor'):
         """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`."""
         if mode == 'loss':
@@ -228,18 +231,19 @@ class FixMatchSegmentor(BaseModel):
             targets.append(target)
         feat_fn = None
         if cfg['comp_drop']:
-            feat_fn = lambda feats: self._comp_dropout(feats, generator)  # noqa
+            feat_fn = partial(self._comp_dropout, generator=generator)
         logits = self._student_logits(torch.cat(images), feat_fn)
         loss_strong = sum(
             pseudo_label_loss(lg, *tgt, cfg['conf_thr'])
-            for lg, tgt in zip(logits.chunk(len(images)), targets)) / len(images)
+            for lg, tgt in zip(logits.chunk(len(images)), targets))
+        loss_strong = loss_strong / len(images)
 
         scale = cfg['unsup_weight'] / 2
         fp_weight = cfg['fp_weight']
         losses['unsup_loss_seg'] = loss_strong * scale * (1 - fp_weight)
         if fp_weight > 0:
             logits_fp = self._student_logits(
-                weak, lambda feats: self._channel_dropout(feats, generator))
+                weak, partial(self._channel_dropout, generator=generator))
             losses['unsup_loss_fp'] = scale * fp_weight * pseudo_label_loss(
                 logits_fp, pseudo_label, conf, ignore, cfg['conf_thr'])
         losses.update(self._pseudo_label_stats(pseudo_label, conf, ignore,
@@ -274,12 +278,14 @@ class FixMatchSegmentor(BaseModel):
         box = cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
                            cfg['cutmix_ratio'], generator).to(image.device)
         return [torch.where(box[:, None], image.flip(0), image)] + [
-            torch.where(box, t.flip(0), t) for t in (pseudo_label, conf, ignore)
+            torch.where(box, t.flip(0), t)
+            for t in (pseudo_label, conf, ignore)
         ]
 
     def _strong_branches(self, inputs: Dict[str, Tensor]) -> List[str]:
-        keys = ['unsup_student'] + (['unsup_student2']
-                                    if self.semi_train_cfg['comp_drop'] else [])
+        keys = ['unsup_student']
+        if self.semi_train_cfg['comp_drop']:
+            keys.append('unsup_student2')
         needed = ['sup', 'unsup_teacher'] + keys
         missing = [k for k in needed if k not in inputs]
         if missing:
@@ -349,7 +355,8 @@ class FixMatchSegmentor(BaseModel):
         out = []
         for f in feats:
             keep = torch.rand(f.shape[:2], generator=generator) >= p
-            out.append(f * (keep.to(f) / (1 - p))[..., None, None].to(f.device))
+            scale = (keep.to(f) / (1 - p))[..., None, None]
+            out.append(f * scale.to(f.device))
         return out
 
     def _comp_dropout(self, feats: Sequence[Tensor],
@@ -380,7 +387,8 @@ class FixMatchSegmentor(BaseModel):
                             ignore: Tensor, num_classes: int) -> dict:
         """Share of valid pixels above the threshold and class histogram."""
         keep = (conf >= self.semi_train_cfg['conf_thr']) & ~ignore
-        stats = dict(unsup_conf_ratio=keep.sum() / (~ignore).sum().clamp(min=1))
+        valid = (~ignore).sum().clamp(min=1)
+        stats = dict(unsup_conf_ratio=keep.sum() / valid)
         if self.semi_train_cfg['log_class_hist']:
             hist = torch.bincount(pseudo_label[keep], minlength=num_classes)
             hist = hist.float() / hist.sum().clamp(min=1)
