@@ -8,6 +8,9 @@
 _base_ = ['./vaihingen.py', './potsdam.py', './loveda.py', './openearthmap.py']
 rsseg4_dataset_names = ['vaihingen', 'potsdam', 'loveda', 'openearthmap']
 rsseg4_num_classes = [6, 6, 7, 8]
+# every dataset needs >= 1 crop per batch: mmdet's MultiSourceSampler
+# loops forever on a source with 0 crops per batch (ratio 0 or too small a
+# batch_size)
 imgs_per_dataset_per_gpu = 12
 train_dataloader = dict(
     batch_size=imgs_per_dataset_per_gpu * 4,
