@@ -1,9 +1,8 @@
 """Validation / test loops that evaluate each dataset of a multi-dataset
 model on its own (own dataloader, own evaluator, own visualizer palette)."""
 import logging
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
-from mmengine.dataset import ConcatDataset
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS
@@ -72,7 +71,7 @@ class _PerDatasetLoopMixin:
 
     _mode: str = 'val'
 
-    def _setup(self, runner, dataloader: Union[DataLoader, Dict],
+    def _setup(self, runner, dataloader: Dict,
                evaluator: Union[MultiDatasetEvaluator, Dict],
                fp16: bool) -> None:
         if not isinstance(dataloader, dict):
@@ -90,9 +89,7 @@ class _PerDatasetLoopMixin:
         self.evaluator = evaluator
         self.fp16 = fp16
         dataset = self.dataloader.dataset
-        datasets = dataset.datasets if isinstance(
-            dataset, ConcatDataset) or hasattr(dataset, 'datasets') else [
-                dataset]
+        datasets = getattr(dataset, 'datasets', [dataset])  # ConcatDataset
         loader_cfg = {k: v for k, v in dataloader.items() if k != 'dataset'}
         diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         self.dataloaders: Dict[str, DataLoader] = {}
