@@ -12,6 +12,8 @@ import s5_mm  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from s5_mm.utils.dist import prepare_cpu_distributed
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test a model with s5_mm')
@@ -69,6 +71,7 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -14,6 +14,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from s5_mm.utils.dist import prepare_cpu_distributed
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model with s5_mm')
@@ -81,6 +83,7 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
+    prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

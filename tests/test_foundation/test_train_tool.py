@@ -74,3 +74,24 @@ def test_train_tool_errors_on_missing_config(tmp_path):
     proc = subprocess.run([sys.executable, 'tools/train.py', 'configs/nope.py'],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and 'config file not found: configs/nope.py' in proc.stderr
+
+
+def test_dist_train_script_runs_two_cpu_ranks(tmp_path):
+    """tools/dist_train.sh with 2 processes on a CPU-only machine (gloo)."""
+    import os
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PORT=str(port),
+               PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
+         '--cfg-options', *OPTS], capture_output=True, text=True, timeout=600, env=env)
+    out = proc.stdout + proc.stderr
+    errors = [line for line in out.splitlines() if 'Error' in line]
+    assert proc.returncode == 0, '\n'.join(errors[-20:]) or out[-4000:]
+    assert 'Distributed training: True' in out
+    assert 'Iter(train) [4/4]' in out and 'mIoU' in out
+    ckpt = _load(tmp_path / 'iter_4.pth')
+    assert ckpt['meta']['iter'] == 4
