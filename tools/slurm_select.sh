@@ -19,4 +19,4 @@ srun -p ${PARTITION} \
     --cpus-per-task=${CPUS_PER_TASK} \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$DIR/select_data.py" "${STEP}" "${@:4}" --launcher="slurm"
+    ${PYTHON:-python} -u "$DIR/select_data.py" "${STEP}" "${@:4}" --launcher="slurm"

@@ -19,4 +19,4 @@ srun -p ${PARTITION} \
     --cpus-per-task=${CPUS_PER_TASK} \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$DIR/test.py" ${CONFIG} ${CHECKPOINT} --launcher="slurm" "${@:5}"
+    ${PYTHON:-python} -u "$DIR/test.py" ${CONFIG} ${CHECKPOINT} --launcher="slurm" "${@:5}"

@@ -83,8 +83,7 @@ def test_dist_train_script_runs_two_cpu_ranks(tmp_path):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, PORT=str(port),
-               PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+    env = dict(os.environ, PORT=str(port), PYTHON=sys.executable)
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
          '--cfg-options', *OPTS], capture_output=True, text=True, timeout=600, env=env)

@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import socket
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -164,7 +165,7 @@ def test_two_ranks_give_the_same_bytes_as_one(select_data, checkpoint,
     proc = subprocess.run(
         ['bash', 'tools/dist_select.sh', 'all', '2'] + args +
         ['--work-dir', two],
-        env=dict(os.environ, PORT=str(_free_port())),
+        env=dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable),
         capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     one = str(tmp_path / 'one')
