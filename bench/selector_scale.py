@@ -197,6 +197,8 @@ def worker(feat: str, ent: str, cent: str, chunk_rows: int) -> None:
 
 def select_scale(args) -> dict:
     out = {}
+    if args.tmp_dir:
+        os.makedirs(args.tmp_dir, exist_ok=True)
     folder = tempfile.mkdtemp(prefix='s5_selector_bench_', dir=args.tmp_dir)
     try:
         for num in args.sizes:
