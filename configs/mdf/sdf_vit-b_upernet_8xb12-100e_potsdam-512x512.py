@@ -5,6 +5,7 @@
 _base_ = [
     '../_base_/models/upernet_vit-b16.py',
     '../_base_/datasets/potsdam.py',
+    '../_base_/datasets/sdf_loaders.py',
     '../_base_/schedules/schedule_seg_adamw_100e.py',
     '../_base_/default_runtime.py',
 ]
@@ -13,23 +14,11 @@ model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=s4p_checkpoint)),
     decode_head=dict(num_classes=6))
-train_dataloader = dict(
-    batch_size=12,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset={{_base_.potsdam_train_dataset}})
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset={{_base_.potsdam_test_dataset}})
+train_dataloader = dict(dataset={{_base_.potsdam_train_dataset}})
+val_dataloader = dict(dataset={{_base_.potsdam_test_dataset}})
 test_dataloader = val_dataloader
 val_evaluator = {{_base_.potsdam_metric}}
 test_evaluator = val_evaluator
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 # one epoch = one pass over the 3456 crops of the training set at 12 x 8 GPUs
 iters_per_epoch = 3456 // (12 * 8)
 train_cfg = dict(
