@@ -20,7 +20,11 @@ from mmengine.config import ConfigDict
 from mmrotate.registry import MODELS
 from torch import Tensor, nn
 
-from s5_mm.models.utils.routing import get_dataset_ids
+from s5_mm.models.utils.routing import (absent_dataset_loss,
+                                        check_dataset_meta,
+                                        check_dataset_names, get_dataset_ids,
+                                        group_by_dataset, prefix_losses,
+                                        select)
 
 CfgOrCfgs = Union[ConfigType, Sequence[ConfigType]]
 
@@ -77,8 +81,9 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
     each sample uses its dataset's experts. Losses are prefixed with the
     dataset name (``dior/loss_rpn_cls``, ``dota/loss_bbox``, ...). A dataset
     absent from a batch adds a zero-weighted sum of its branch (and, for an
-    MoE backbone, its experts) to the loss, so all parameters take part in
-    every step and DDP needs no ``find_unused_parameters``.
+    MoE backbone, its experts) to the loss (``dior/loss_absent``), so all
+    parameters take part in every step and DDP needs no
+    ``find_unused_parameters`` (see :mod:`s5_mm.models.utils.routing`).
 
     Args:
         backbone (dict): shared backbone config.
@@ -117,7 +122,7 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        self.dataset_names = self._check_names(dataset_names)
+        self.dataset_names = check_dataset_names(dataset_names)
         n = len(self.dataset_names)
         necks = self._per_dataset(branch_neck, 'branch_neck')
         rpn_heads = self._per_dataset(rpn_head, 'rpn_head')
@@ -142,21 +147,6 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
         self._check_backbone_names()
 
     # ------------------------------------------------------------- config
-    @staticmethod
-    def _check_names(dataset_names: Sequence[str]) -> List[str]:
-        names = list(dataset_names) if dataset_names is not None else []
-        if not names or not all(isinstance(n, str) and n for n in names):
-            raise ValueError('dataset_names must be a non-empty list of '
-                             f'non-empty strings, got {dataset_names!r}')
-        if len(set(names)) != len(names):
-            raise ValueError(f'dataset_names has duplicates: {names}')
-        bad = [n for n in names if '.' in n or '/' in n]
-        if bad:
-            raise ValueError(f'dataset names {bad} contain "." or "/", which '
-                             'cannot be module or loss-prefix names: rename '
-                             'them in dataset_names and SetDatasetName')
-        return names
-
     def _per_dataset(self, cfg: CfgOrCfgs, key: str) -> List[ConfigDict]:
         """One deep-copied config per dataset from a config or a list."""
         n = len(self.dataset_names)
@@ -182,16 +172,11 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
         """Check that dataset ``name`` has a branch whose box head predicts
         as many classes as the dataset has (called by s5_mm's per-dataset
         val/test loops; also useful before evaluation)."""
-        if name not in self.branches:
-            raise ValueError(f"dataset '{name}' has no head in this model "
-                             f'(dataset_names={self.dataset_names})')
-        classes = (metainfo or {}).get('classes')
-        head = self.branches[name].roi_head.bbox_head
-        if classes is not None and len(classes) != head.num_classes:
-            raise ValueError(
-                f"dataset '{name}' has {len(classes)} classes but its RoI "
-                f'head predicts {head.num_classes}: fix num_classes (in '
-                'dataset_names order) in the model config')
+        check_dataset_meta(
+            name, metainfo, {
+                n: b.roi_head.bbox_head.num_classes
+                for n, b in self.branches.items()
+            }, 'model.num_classes (in dataset_names order)')
 
     # ------------------------------------------------------------ features
     def extract_feat(self,
@@ -213,45 +198,29 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
         return tuple(x)
 
     def _groups(self, batch_inputs: Tensor, batch_data_samples: SampleList):
-        """Run the backbone once; yield (name, branch, feats, samples) for
-        every dataset, with ``feats``/``samples`` None when it is absent."""
+        """Run the backbone once; yield (group, features of its samples)
+        for every dataset, features None when it is absent."""
         ids = get_dataset_ids(batch_data_samples, self.dataset_names,
                               batch_inputs.device)
         feats = self.extract_feat(batch_inputs, ids)
-        for i, name in enumerate(self.dataset_names):
-            idx = (ids == i).nonzero(as_tuple=True)[0]
-            if idx.numel() == 0:
-                yield name, self.branches[name], None, None
-                continue
-            sub_feats = tuple(f.index_select(0, idx) for f in feats)
-            samples = [batch_data_samples[j] for j in idx.tolist()]
-            yield name, self.branches[name], sub_feats, samples
-
-    def _absent_params(self, dataset_id: int) -> List[nn.Parameter]:
-        """Parameters used only by an absent dataset: its branch and its
-        backbone experts (parameters named ``...experts.<id>.*``)."""
-        name = self.dataset_names[dataset_id]
-        params = list(self.branches[name].parameters())
-        tag = f'.experts.{dataset_id}.'
-        params += [
-            p for n, p in self.backbone.named_parameters() if tag in f'.{n}'
-        ]
-        return params
+        for group in group_by_dataset(ids, self.dataset_names,
+                                      batch_data_samples):
+            yield group, (select(feats, group.index)
+                          if group.present else None)
 
     # --------------------------------------------------------------- modes
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Per-dataset losses, keys prefixed ``<dataset_name>/``."""
         losses: Dict[str, Tensor] = {}
-        for name, branch, feats, samples in self._groups(
-                batch_inputs, batch_data_samples):
-            if samples is None:
-                i = self.dataset_names.index(name)
-                zero = sum(p.sum() for p in self._absent_params(i)) * 0.
-                losses[f'{name}/loss_absent'] = zero
+        for group, feats in self._groups(batch_inputs, batch_data_samples):
+            branch = self.branches[group.name]
+            if not group.present:
+                losses.update(
+                    absent_dataset_loss(group, [branch], self.backbone))
                 continue
-            for key, value in branch.loss(feats, samples).items():
-                losses[f'{name}/{key}'] = value
+            losses.update(
+                prefix_losses(branch.loss(feats, group.samples), group.name))
         return losses
 
     def predict(self,
@@ -260,17 +229,18 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 rescale: bool = True) -> SampleList:
         """Predict with each sample's dataset branch; fills
         ``pred_instances`` of every data sample (original order kept)."""
-        for _, branch, feats, samples in self._groups(
-                batch_inputs, batch_data_samples):
-            if samples is not None:
-                branch.predict(feats, samples, rescale=rescale)
+        for group, feats in self._groups(batch_inputs, batch_data_samples):
+            if group.present:
+                self.branches[group.name].predict(
+                    feats, group.samples, rescale=rescale)
         return batch_data_samples
 
     def _forward(self, batch_inputs: Tensor,
                  batch_data_samples: SampleList) -> Dict[str, tuple]:
         """Raw head outputs of every dataset present: name -> RoI outputs."""
         return {
-            name: branch._forward(feats, samples)
-            for name, branch, feats, samples in self._groups(
-                batch_inputs, batch_data_samples) if samples is not None
+            group.name: self.branches[group.name]._forward(
+                feats, group.samples)
+            for group, feats in self._groups(batch_inputs, batch_data_samples)
+            if group.present
         }

@@ -6,7 +6,6 @@ in its data sample's metainfo (``dataset_name``, set by the
 pipeline); the name selects the sample's decode head and, with a
 :class:`~s5_mm.models.backbones.MoEViT` backbone, its FFN experts.
 """
-import re
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
@@ -19,8 +18,12 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList, add_prefix)
 from torch import Tensor
 
-from s5_mm.models.utils.routing import (DATASET_KEY, dataset_ids_from_names,
-                                        get_dataset_names)
+from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
+                                        check_dataset_meta,
+                                        check_dataset_names,
+                                        dataset_ids_from_names,
+                                        get_dataset_names, group_by_dataset,
+                                        prefix_losses, select)
 
 
 @MODELS.register_module()
@@ -33,11 +36,11 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
     Training runs ONE backbone pass for a batch that mixes datasets; each
     dataset's samples then go through their own decode head (and auxiliary
     head), and the losses are reported per dataset
-    (``{name}.decode.loss_ce``, ...). Each head's loss is a mean over its own
+    (``{name}/decode.loss_ce``, ...). Each head's loss is a mean over its own
     samples, the total is their sum. Heads (and MoE experts) of a dataset
-    that is absent from a batch enter the loss with weight 0, like
-    mmpretrain's ``MultiTaskHead``, so DDP runs without
-    ``find_unused_parameters``.
+    that is absent from a batch enter the loss with weight 0
+    (``{name}/loss_absent``), so DDP runs without ``find_unused_parameters``
+    (see :mod:`s5_mm.models.utils.routing`).
 
     Inference groups a batch by dataset and runs each group with its own
     head and test mode (``whole`` / ``slide``), so a sample's prediction
@@ -94,11 +97,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                 'MultiDatasetEncoderDecoder: decode_heads must be a non-empty '
                 'dict {dataset name: head config}, got '
                 f'{type(decode_heads).__name__}')
-        for name in decode_heads:
-            if not isinstance(name, str) or not name or '.' in name:
-                raise ValueError(
-                    f'decode_heads key {name!r} is not a valid dataset name '
-                    '(a non-empty str without dots)')
+        check_dataset_names(list(decode_heads), 'decode_heads')
         if pretrained is not None:
             assert backbone.get('pretrained') is None, \
                 'both backbone and segmentor set pretrained weight'
@@ -238,56 +237,28 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                 ``dataset_name`` in their metainfo.
 
         Returns:
-            dict[str, Tensor]: ``{name}.decode.*`` (and ``{name}.aux.*``)
-            loss components.
+            dict[str, Tensor]: ``{name}/decode.*`` (and ``{name}/aux.*``)
+            loss components; ``{name}/loss_absent`` (0) for an absent dataset.
         """
         ids = self._dataset_ids(get_dataset_names(data_samples), inputs.device)
         x = self.extract_feat(inputs, ids)
         losses: Dict[str, Tensor] = {}
-        absent = []
-        for k, name in enumerate(self.dataset_names):
-            index = (ids == k).nonzero(as_tuple=True)[0]
-            if index.numel() == 0:
-                absent.append(k)
-                continue
-            samples = [data_samples[i] for i in index.tolist()]
-            feats = [feat[index] for feat in x]
-            head = self.decode_heads[name]
-            self._check_labels(name, head, samples)
-            losses.update(
-                add_prefix(head.loss(feats, samples, self.train_cfg),
-                           f'{name}.decode'))
+        for group in group_by_dataset(ids, self.dataset_names, data_samples):
+            name, samples = group.name, group.samples
+            heads = [self.decode_heads[name]]
             if name in self.auxiliary_heads:
+                heads.append(self.auxiliary_heads[name])
+            if not group.present:
+                losses.update(absent_dataset_loss(group, heads, self.backbone))
+                continue
+            feats = select(x, group.index)
+            self._check_labels(name, heads[0], samples)
+            for prefix, head in zip(('decode', 'aux'), heads):
                 losses.update(
-                    add_prefix(
-                        self.auxiliary_heads[name].loss(
-                            feats, samples, self.train_cfg), f'{name}.aux'))
-        if absent:
-            # keep the DDP graph whole: absent heads/experts get zero grads
-            first = next(key for key in losses if 'loss' in key)
-            losses[first] = losses[first] + self._zero_term(absent)
+                    prefix_losses(
+                        add_prefix(head.loss(feats, samples, self.train_cfg),
+                                   prefix), name))
         return losses
-
-    def _dataset_parameters(self, k: int) -> Iterator[nn.Parameter]:
-        """Parameters used only by dataset ``k``: its heads and, in an MoE
-        backbone, its experts (``...experts.{k}...``)."""
-        name = self.dataset_names[k]
-        yield from self.decode_heads[name].parameters()
-        if name in self.auxiliary_heads:
-            yield from self.auxiliary_heads[name].parameters()
-        if self.backbone_is_routed:
-            pattern = re.compile(rf'(^|\.)experts\.{k}\.')
-            for pname, param in self.backbone.named_parameters():
-                if pattern.search(pname):
-                    yield param
-
-    def _zero_term(self, dataset_ids: Sequence[int]) -> Tensor:
-        """0 * (sum of the parameters of the given datasets)."""
-        params = [
-            p for k in dataset_ids for p in self._dataset_parameters(k)
-            if p.requires_grad
-        ]
-        return sum(p.sum() for p in params) * 0.
 
     @staticmethod
     def _check_labels(name: str, head: nn.Module,
@@ -317,18 +288,11 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
             name (str): Dataset name (from its ``SetDatasetName``).
             metainfo (dict): The dataset's metainfo (``classes``).
         """
-        if name not in self.decode_heads:
-            raise KeyError(
-                f"dataset '{name}' has no decode head; the model has heads "
-                'for '
-                f'{self.dataset_names} (model.decode_heads in the config)')
-        classes = metainfo.get('classes')
-        head = self.decode_heads[name]
-        if classes is not None and len(classes) != head.num_classes:
-            raise ValueError(
-                f"dataset '{name}' has {len(classes)} classes {tuple(classes)}"
-                f" but its decode head predicts {head.num_classes}: set "
-                f"num_classes={len(classes)} in model.decode_heads['{name}']")
+        check_dataset_meta(
+            name, metainfo,
+            {n: h.num_classes
+             for n, h in self.decode_heads.items()},
+            f"model.decode_heads['{name}']")
 
     # --- inference
     def predict(self,
@@ -350,15 +314,13 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
             with self._use_dataset(names[0]):
                 return super().predict(inputs, None)
         ids = self._dataset_ids(names, inputs.device)
-        for k, name in enumerate(self.dataset_names):
-            index = (ids == k).nonzero(as_tuple=True)[0]
-            if index.numel() == 0:
-                continue
-            samples = [data_samples[i] for i in index.tolist()]
-            with self._use_dataset(name):
-                seg_logits = self.inference(
-                    inputs[index], [s.metainfo for s in samples])
-                self.postprocess_result(seg_logits, samples)
+        for group in group_by_dataset(ids, self.dataset_names, data_samples):
+            if group.present:
+                with self._use_dataset(group.name):
+                    seg_logits = self.inference(
+                        select(inputs, group.index),
+                        [s.metainfo for s in group.samples])
+                    self.postprocess_result(seg_logits, group.samples)
         return data_samples
 
     def _forward(self,
@@ -369,13 +331,12 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         names = self._names_of(data_samples, inputs.shape[0])
         ids = self._dataset_ids(names, inputs.device)
         x = self.extract_feat(inputs, ids)
-        outs = {}
-        for k, name in enumerate(self.dataset_names):
-            index = (ids == k).nonzero(as_tuple=True)[0]
-            if index.numel():
-                outs[name] = self.decode_heads[name].forward(
-                    [feat[index] for feat in x])
-        return outs
+        return {
+            group.name:
+            self.decode_heads[group.name].forward(select(x, group.index))
+            for group in group_by_dataset(ids, self.dataset_names)
+            if group.present
+        }
 
     def aug_test(self, inputs, batch_img_metas, rescale=True):
         raise NotImplementedError(
