@@ -1,6 +1,7 @@
 """Entropy + diversity selection of an unlabeled pool (S5 stage 1).
 
-Steps (outputs under WORK_DIR, see s5_mm/selection/api.py):
+Steps (outputs under WORK_DIR, see s5_mm/selection/layout.py and
+docs/selection.md):
 
     # 1. score the unlabeled pool and the labeled set (sharded over ranks,
     #    resumable: run the same command again after a kill)
@@ -29,25 +30,25 @@ import sys
 import types
 
 from mmengine.config import DictAction
-from mmengine.logging import print_log
 
 # torch (imported by `import s5_mm`) alone leaves ~700 MB resident; the
 # cluster/select steps need only numpy + faiss, so they load
-# s5_mm/selection/steps.py without running s5_mm/__init__ (see lean_steps).
+# s5_mm/selection/cluster_select.py without running s5_mm/__init__ (see
+# lean_steps).
 LEAN_PACKAGE = '_s5_mm_selection_lean'
 # a plain logger: mmengine's MMLogger imports torch to learn the rank
 LOGGER = logging.getLogger('s5_select')
 
 
 def lean_steps() -> types.ModuleType:
-    """``s5_mm.selection.steps`` imported without torch.
+    """``s5_mm.selection.cluster_select`` imported without torch.
 
     If s5_mm is already imported, its own module is returned; otherwise the
     selection folder is mounted as a bare package (its ``__init__`` and the
     torch-based scorer are not executed).
     """
     if 's5_mm' in sys.modules:
-        return importlib.import_module('s5_mm.selection.steps')
+        return importlib.import_module('s5_mm.selection.cluster_select')
     if LEAN_PACKAGE not in sys.modules:
         spec = importlib.util.find_spec('s5_mm')
         root = (spec.submodule_search_locations[0] if spec is not None else
@@ -55,7 +56,7 @@ def lean_steps() -> types.ModuleType:
         pkg = types.ModuleType(LEAN_PACKAGE)
         pkg.__path__ = [osp.join(root, 'selection')]
         sys.modules[LEAN_PACKAGE] = pkg
-    return importlib.import_module(f'{LEAN_PACKAGE}.steps')
+    return importlib.import_module(f'{LEAN_PACKAGE}.cluster_select')
 
 
 def _add_score_args(p: argparse.ArgumentParser) -> None:
@@ -156,14 +157,16 @@ def _init_dist(launcher: str) -> None:
                            'tools/dist_select.sh (torchrun, gloo)')
 
 
-def _score(args: argparse.Namespace) -> bool:
-    """Score the pool (and the labeled set); True when both are complete."""
+def _score(args: argparse.Namespace) -> None:
+    """The score step, or for "all" the whole selection (the function the
+    selector hook calls)."""
     import s5_mm  # noqa: F401  (checks the stack, registers s5_mm components)
     import torch
     from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from s5_mm.selection import build_scoring_pipeline, list_pool, score_pool
+    from s5_mm.selection import (build_scoring_pipeline, list_pool,
+                                 run_selection, score_pools)
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
     if not osp.isfile(args.checkpoint):
@@ -181,44 +184,31 @@ def _score(args: argparse.Namespace) -> bool:
         config_sha1=hashlib.sha1(cfg.pretty_text.encode()).hexdigest(),
         checkpoint=osp.abspath(args.checkpoint),
         checkpoint_bytes=osp.getsize(args.checkpoint))
-    kwargs = dict(
+    score_cfg = dict(
         feature_module=args.feature_module, feature_index=args.feature_index,
         shard_size=args.shard_size, batch_size=args.batch_size,
         num_workers=args.num_workers, on_error=args.on_error,
         max_shards=args.max_shards, fingerprint=fingerprint)
-    pools = [('unlabeled', args.pool_root, args.pool_list)]
+    pool_paths = list_pool(args.pool_root, args.pool_list)
+    if args.step == 'all':
+        run_selection(
+            model, pipeline, args.pool_root, pool_paths, args.labeled_root,
+            list_pool(args.labeled_root, args.labeled_list), args.work_dir,
+            args.budget, args.num_clusters, args.quota_mode, args.split_file,
+            score_cfg, _cluster_cfg(args), logger=LOGGER)
+        return
+    pools = dict(unlabeled=(args.pool_root, pool_paths))
     if args.labeled_root:
-        pools.append(('labeled', args.labeled_root, args.labeled_list))
-    complete = True
-    for name, root, list_file in pools:
-        print_log(f'scoring the {name} images under {root}', logger=LOGGER)
-        stats = score_pool(model, pipeline, root, list_pool(root, list_file),
-                           osp.join(args.work_dir, name), **kwargs)
-        print_log(f'{name}: {stats}', logger=LOGGER)
-        complete &= stats['complete']
-    return complete
+        pools['labeled'] = (args.labeled_root,
+                            list_pool(args.labeled_root, args.labeled_list))
+    score_pools(model, pipeline, args.work_dir, pools, LOGGER, **score_cfg)
 
 
-def _cluster(args: argparse.Namespace) -> None:
-    gpu = dict(auto=None, on=True, off=False)[args.gpu]
-    info = lean_steps().cluster_pools(
-        osp.join(args.work_dir, 'labeled'), osp.join(args.work_dir,
-                                                     'unlabeled'),
-        osp.join(args.work_dir, 'clusters'), args.num_clusters, args.niter,
-        args.seed, not args.no_normalize, gpu, args.chunk_rows)
-    print_log(f'labeled cluster sizes: {info["labeled_sizes"]}',
-              logger=LOGGER)
-
-
-def _select(args: argparse.Namespace) -> None:
-    out = osp.join(args.work_dir, 'selection')
-    summary = lean_steps().select_pool(
-        osp.join(args.work_dir, 'unlabeled'), osp.join(args.work_dir,
-                                                       'clusters'), out,
-        args.budget, args.quota_mode, args.split_file, logger=LOGGER)
-    print_log(f'selected {summary["selected"]} of {summary["candidates"]} '
-              f'images -> {osp.join(out, "split.txt")} (report: '
-              f'{osp.join(out, "report.png")})', logger=LOGGER)
+def _cluster_cfg(args: argparse.Namespace) -> dict:
+    return dict(niter=args.niter, seed=args.seed,
+                normalize=not args.no_normalize,
+                gpu=dict(auto=None, on=True, off=False)[args.gpu],
+                chunk_rows=args.chunk_rows)
 
 
 def main(argv=None) -> None:
@@ -233,20 +223,17 @@ def main(argv=None) -> None:
     if args.step == 'all' and not args.labeled_root:
         raise ValueError('"all" needs --labeled-root (labeled features are '
                          'what K-Means clusters)')
-    complete = True
     if args.step in ('score', 'all'):
-        complete = _score(args)
-    if args.step == 'all' and not complete:
-        print_log('scoring not complete yet (--max-shards); run again to '
-                  'continue, clustering and selection follow once it is',
-                  logger=LOGGER)
-        return
-    if int(os.environ.get('RANK', '0')) != 0:
-        return
-    if args.step in ('cluster', 'all'):
-        _cluster(args)
-    if args.step in ('select', 'all'):
-        _select(args)
+        _score(args)
+    elif int(os.environ.get('RANK', '0')) != 0:
+        return  # cluster / select: one process
+    elif args.step == 'cluster':
+        lean_steps().cluster_step(args.work_dir, args.num_clusters,
+                                  logger=LOGGER, **_cluster_cfg(args))
+    else:
+        lean_steps().select_step(
+            args.work_dir, args.budget, quota_mode=args.quota_mode,
+            split_file=args.split_file, logger=LOGGER)
 
 
 if __name__ == '__main__':

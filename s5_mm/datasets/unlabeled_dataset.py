@@ -6,7 +6,7 @@ from mmengine import fileio
 from mmengine.dataset import BaseDataset
 from mmseg.registry import DATASETS
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
+from s5_mm.selection.split_file import IMG_SUFFIXES, parse_split_lines
 
 
 @DATASETS.register_module()
@@ -20,8 +20,9 @@ class UnlabeledImageDataset(BaseDataset):
       recursively, in sorted order.
     * ``ann_file`` set: a UTF-8 split file with one image path per line,
       relative to ``data_root/data_prefix.img_path``. This is the format the
-      S5 data selector writes. Blank lines and lines starting with ``#`` are
-      skipped. A listed file that does not exist raises an error naming the
+      S5 data selector writes, read by the selector's reader
+      (:mod:`s5_mm.selection.split_file`): blank lines and lines starting
+      with ``#`` are skipped. A listed file that does not exist raises an error naming the
       split file and the line.
 
     Each item has ``img_path`` and an empty ``seg_fields``; use
@@ -45,7 +46,7 @@ class UnlabeledImageDataset(BaseDataset):
 
     def __init__(self,
                  ann_file: str = '',
-                 img_suffix: Union[str, Sequence[str]] = IMG_EXTENSIONS,
+                 img_suffix: Union[str, Sequence[str]] = IMG_SUFFIXES,
                  data_prefix: Optional[dict] = None,
                  backend_args: Optional[dict] = None,
                  **kwargs) -> None:
@@ -91,10 +92,7 @@ class UnlabeledImageDataset(BaseDataset):
                 '(ann_file is relative to data_root).')
         text = fileio.get_text(split_file, backend_args=self.backend_args)
         rel_paths = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            rel = line.strip()
-            if not rel or rel.startswith('#'):
-                continue
+        for lineno, rel in parse_split_lines(text):
             path = osp.join(img_dir, rel)
             if not fileio.exists(path, backend_args=self.backend_args):
                 raise FileNotFoundError(

@@ -1,12 +1,15 @@
-"""Clustering and selection steps (numpy + faiss + matplotlib, no torch).
+"""The cluster and select steps of the selector (numpy + faiss +
+matplotlib, no torch).
 
 ``cluster_pools`` -> ``<cluster_dir>/{centroids.npy, labeled_cluster.npy,
 unlabeled_cluster.npy, clusters.json}``;
 ``select_pool`` -> ``<select_dir>/{split.txt, selection.csv,
 selection.json, report.png}``.
-Both read the outputs of :func:`s5_mm.selection.api.score_pool`. This
-module does not import torch, so a process that only clusters and selects
-(``tools/select_data.py cluster|select``) stays small.
+Both read the outputs of :func:`s5_mm.selection.pipeline.score_pool` (folders
+in :mod:`s5_mm.selection.layout`); a missing input is an error naming the
+file and the step to run first. This module does not import torch, so a
+process that only clusters and selects (``tools/select_data.py
+cluster|select``) stays small.
 """
 import csv
 import json
@@ -18,20 +21,13 @@ import numpy as np
 from mmengine.logging import print_log
 
 from .clustering import assign, assign_npy, train_kmeans
-from .io import (atomic_open, atomic_save_npy, atomic_write_json, read_lines,
-                 write_split_file)
+from .io import atomic_open, atomic_save_npy, atomic_write_json
+from .layout import SelectionWorkDir, require_input
 from .quota import select_low_entropy
 from .report import plot_report
+from .split_file import read_split_file, write_split_file
 
 QUOTA_MODES = ('proportional', 'equal')
-
-
-def _load_features(score_dir: str) -> np.ndarray:
-    path = osp.join(score_dir, 'features.npy')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: run the score step for '
-                                f'this pool to completion first')
-    return np.load(path)
 
 
 def cluster_pools(labeled_dir: str,
@@ -42,20 +38,22 @@ def cluster_pools(labeled_dir: str,
                   seed: int = 0,
                   normalize: bool = True,
                   gpu: Optional[bool] = None,
-                  chunk_rows: int = 32768) -> dict:
+                  chunk_rows: int = 32768,
+                  logger: Union[str, logging.Logger] = 'current') -> dict:
     """K-Means on the labeled features, nearest-centroid ids for both pools.
+
+    ``logger`` (see :func:`select_pool`) gets the labeled cluster sizes.
 
     Returns:
         dict: ``clusters.json`` content (settings + labeled cluster sizes).
     """
-    labeled = _load_features(labeled_dir)
+    labeled = np.load(
+        require_input(osp.join(labeled_dir, 'features.npy'), 'score'))
     centroids = train_kmeans(labeled, num_clusters, niter, seed, normalize,
                              gpu)
     labeled_ids = assign(labeled, centroids, normalize, gpu)
-    unl_path = osp.join(unlabeled_dir, 'features.npy')
-    if not osp.isfile(unl_path):
-        raise FileNotFoundError(f'{unl_path} not found: run the score step '
-                                'for the unlabeled pool to completion first')
+    unl_path = require_input(
+        osp.join(unlabeled_dir, 'features.npy'), 'score')
     unl_ids, _ = assign_npy(unl_path, centroids, normalize, gpu, chunk_rows)
     atomic_save_npy(osp.join(cluster_dir, 'centroids.npy'), centroids)
     atomic_save_npy(osp.join(cluster_dir, 'labeled_cluster.npy'), labeled_ids)
@@ -67,6 +65,8 @@ def cluster_pools(labeled_dir: str,
                                   minlength=num_clusters).tolist(),
         unlabeled_sizes=np.bincount(unl_ids, minlength=num_clusters).tolist())
     atomic_write_json(osp.join(cluster_dir, 'clusters.json'), info)
+    print_log(f'labeled cluster sizes: {info["labeled_sizes"]}',
+              logger=logger)
     return info
 
 
@@ -100,15 +100,20 @@ def select_pool(unlabeled_dir: str,
                          f'{quota_mode!r}')
     if budget < 1:
         raise ValueError(f'budget must be >= 1, got {budget}')
-    with open(osp.join(cluster_dir, 'clusters.json'), encoding='utf-8') as f:
+    scores = np.load(
+        require_input(osp.join(unlabeled_dir, 'scores.npy'), 'score'))
+    rel_paths = read_split_file(
+        require_input(osp.join(unlabeled_dir, 'pool.txt'), 'score'))
+    with open(require_input(osp.join(cluster_dir, 'clusters.json'), 'cluster'),
+              encoding='utf-8') as f:
         info = json.load(f)
-    scores = np.load(osp.join(unlabeled_dir, 'scores.npy'))
-    cluster = np.load(osp.join(cluster_dir, 'unlabeled_cluster.npy'))
+    cluster = np.load(
+        require_input(
+            osp.join(cluster_dir, 'unlabeled_cluster.npy'), 'cluster'))
     if len(cluster) != len(scores):
         raise ValueError(f'{cluster_dir} assigns {len(cluster)} images but '
                          f'{unlabeled_dir} scored {len(scores)}; re-run the '
                          'cluster step')
-    rel_paths = read_lines(osp.join(unlabeled_dir, 'pool.txt'))
     weights = (np.asarray(info['labeled_sizes'], np.float64)
                if quota_mode == 'proportional' else
                np.ones(info['num_clusters']))
@@ -144,4 +149,24 @@ def select_pool(unlabeled_dir: str,
     plot_report(osp.join(select_dir, 'report.png'), scores['entropy'],
                 scores['entropy'][res['selected']], res['quota'], res['fill'],
                 res['available'])
+    print_log(
+        f'selected {len(chosen)} of {len(scores)} images (mean entropy '
+        f'{summary["mean_entropy_selected"]:.4f} vs pool '
+        f'{summary["mean_entropy_pool"]:.4f}) -> '
+        f'{osp.join(select_dir, "split.txt")} (report: '
+        f'{osp.join(select_dir, "report.png")})', logger=logger)
     return summary
+
+
+def cluster_step(work_dir: str, num_clusters: int, **kwargs) -> dict:
+    """:func:`cluster_pools` on the folders of a selection work dir."""
+    layout = SelectionWorkDir(work_dir)
+    return cluster_pools(layout.labeled, layout.unlabeled, layout.clusters,
+                         num_clusters, **kwargs)
+
+
+def select_step(work_dir: str, budget: int, **kwargs) -> Dict:
+    """:func:`select_pool` on the folders of a selection work dir."""
+    layout = SelectionWorkDir(work_dir)
+    return select_pool(layout.unlabeled, layout.clusters, layout.selection,
+                       budget, **kwargs)

@@ -1,4 +1,4 @@
-"""Files of the data selector: atomic writes, pool listing, feature chunks.
+"""Files of the data selector: atomic writes and ``.npy`` streaming.
 
 Every output is written to a temporary file next to its destination and
 moved into place with :func:`os.replace`, so a reader (or a resumed run)
@@ -8,14 +8,10 @@ import contextlib
 import json
 import os
 import os.path as osp
-import tempfile
-from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple
+import uuid
+from typing import IO, Any, Iterator, Tuple
 
 import numpy as np
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 
 
 @contextlib.contextmanager
@@ -30,9 +26,10 @@ def atomic_open(path: str, mode: str = 'wb', **kwargs) -> Iterator[IO]:
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; use the usual mode
+    tmp = osp.join(folder,
+                   f'.{osp.basename(path)}.{uuid.uuid4().hex[:12]}.tmp')
+    # mode 0o666 minus the process umask, as open() gives: not mkstemp's 0600
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -78,67 +75,6 @@ def write_npy_header(f: IO, shape: Tuple[int, ...], dtype: Any) -> None:
         dict(descr=np.lib.format.dtype_to_descr(np.dtype(dtype)),
              fortran_order=False,
              shape=tuple(shape)))
-
-
-def list_pool(root: str,
-              list_file: Optional[str] = None,
-              suffixes: Sequence[str] = IMG_SUFFIXES) -> List[str]:
-    """List the images of a pool, relative to ``root``, in a fixed order.
-
-    Args:
-        root (str): Pool root folder.
-        list_file (str, optional): Text file with one image path (relative to
-            ``root``) per line. Without it, ``root`` is walked recursively and
-            every file with one of ``suffixes`` (case-insensitive) is taken.
-        suffixes (Sequence[str]): Image file suffixes for the folder walk.
-
-    Returns:
-        list[str]: Sorted relative paths (POSIX separators) for a folder walk;
-        the file's order for a list file.
-    """
-    if not osp.isdir(root):
-        raise FileNotFoundError(
-            f'pool root {root!r} is not a folder; pass the folder the image '
-            'paths are relative to')
-    if list_file is not None:
-        if not osp.isfile(list_file):
-            raise FileNotFoundError(f'pool list file {list_file!r} not found')
-        with open(list_file, encoding='utf-8') as f:
-            paths = [line.strip() for line in f]
-        paths = [p for p in paths if p]
-        seen = set()
-        for lineno, p in enumerate(paths, 1):
-            if p in seen:
-                raise ValueError(f'{list_file}: line {lineno}: {p!r} is '
-                                 'listed twice; remove the duplicate')
-            seen.add(p)
-        return paths
-    suffixes = tuple(s.lower() for s in suffixes)
-    paths = []
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        dirs.sort()
-        for name in files:
-            if name.lower().endswith(suffixes):
-                rel = osp.relpath(osp.join(folder, name), root)
-                paths.append(rel.replace(os.sep, '/'))
-    paths.sort()
-    if not paths:
-        raise FileNotFoundError(
-            f'no image with suffix {suffixes} under {root!r}; check the root '
-            'or pass a list file')
-    return paths
-
-
-def write_split_file(path: str, rel_paths: Sequence[str]) -> None:
-    """Write a split file: UTF-8, one image path (relative to the pool root)
-    per line, the format :class:`UnlabeledDataset`-style readers take."""
-    atomic_write_text(path, ''.join(f'{p}\n' for p in rel_paths))
-
-
-def read_lines(path: str) -> List[str]:
-    """Non-empty lines of a UTF-8 text file (e.g. a split file)."""
-    with open(path, encoding='utf-8') as f:
-        return [line.rstrip('\n') for line in f if line.strip()]
 
 
 def npy_header(path: str) -> Tuple[Tuple[int, ...], np.dtype, int]:

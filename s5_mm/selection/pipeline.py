@@ -1,29 +1,34 @@
-"""Scoring step of the data selector and the whole run, shared by the tool
-and the hook.
+"""The selection pipeline: the score step and :func:`run_selection`, the
+function both ``tools/select_data.py`` and the selector hook call.
 
 ``score_pool`` -> ``<score_dir>/{pool.txt, meta.json, features.npy,
-scores.npy, scores.csv, rejects.tsv, summary.json}``; clustering and
-selection live in the torch-free :mod:`s5_mm.selection.steps`.
-Every file is written atomically; every step can be re-run and gives the
-same bytes.
+scores.npy, scores.csv, rejects.tsv, summary.json}``; the cluster and select
+steps live in the torch-free :mod:`s5_mm.selection.cluster_select`, the
+folders in :mod:`s5_mm.selection.layout`. Every file is written atomically;
+every step can be re-run and gives the same bytes.
 """
 import csv
 import hashlib
 import inspect
 import json
+import logging
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from torch import nn
 
+from .cluster_select import cluster_step, select_step
 from .io import (atomic_open, atomic_save_npy, atomic_write_json,
-                 atomic_write_text, write_npy_header, write_split_file)
+                 atomic_write_text, write_npy_header)
+from .layout import SelectionWorkDir
 from .scoring import (SCORE_DTYPE, num_shards_of, score_shards, shard_done,
                       shard_prefix)
-from .steps import cluster_pools, select_pool
+from .split_file import write_split_file
+
+Logger = Union[str, logging.Logger]
 
 
 def _check_or_write_meta(score_dir: str, rel_paths: Sequence[str],
@@ -54,6 +59,7 @@ def score_pool(model: nn.Module,
                rel_paths: Sequence[str],
                score_dir: str,
                fingerprint: Optional[dict] = None,
+               logger: Logger = 'current',
                **kwargs) -> dict:
     """Score a pool on every rank, then merge the shards on rank 0.
 
@@ -63,6 +69,7 @@ def score_pool(model: nn.Module,
         score_dir (str): Output folder of this pool.
         fingerprint (dict, optional): Extra settings (config, checkpoint)
             stored in ``meta.json``; a resumed run must match them.
+        logger (str | logging.Logger): Where progress messages go.
         **kwargs: Settings of :func:`s5_mm.selection.scoring.score_shards`
             (``feature_module``, ``feature_index``, ``shard_size``,
             ``batch_size``, ``num_workers``, ``on_error``, ``max_shards``,
@@ -90,7 +97,7 @@ def score_pool(model: nn.Module,
     stats['complete'] = not missing
     if missing:
         print_log(f'{score_dir}: {len(missing)} of {num_shards} shards left; '
-                  'run the same command again to continue', logger='current')
+                  'run the same command again to continue', logger=logger)
     return stats
 
 
@@ -148,6 +155,37 @@ def merge_shards(score_dir: str, rel_paths: Sequence[str],
     return summary
 
 
+def score_pools(model: nn.Module,
+                pipeline,
+                work_dir: str,
+                pools: Dict[str, Tuple[str, Sequence[str]]],
+                logger: Logger = 'current',
+                **kwargs) -> bool:
+    """The score step: :func:`score_pool` for each pool of a work dir.
+
+    Args:
+        model (nn.Module): mmseg segmentor.
+        pipeline: Scoring pipeline (:func:`build_scoring_pipeline`).
+        work_dir (str): Selection work dir (:class:`SelectionWorkDir`).
+        pools (dict): ``'unlabeled'`` and optionally ``'labeled'`` ->
+            (image root, relative image paths).
+        logger (str | logging.Logger): Where progress messages go.
+        **kwargs: Keyword arguments of :func:`score_pool`.
+
+    Returns:
+        bool: Whether every pool is completely scored.
+    """
+    layout = SelectionWorkDir(work_dir)
+    complete = True
+    for name, (root, rel_paths) in pools.items():
+        print_log(f'scoring the {name} images under {root}', logger=logger)
+        stats = score_pool(model, pipeline, root, rel_paths,
+                           getattr(layout, name), logger=logger, **kwargs)
+        print_log(f'{name}: {stats}', logger=logger)
+        complete &= stats['complete']
+    return complete
+
+
 def run_selection(model: nn.Module,
                   pipeline,
                   pool_root: str,
@@ -160,12 +198,14 @@ def run_selection(model: nn.Module,
                   quota_mode: str = 'proportional',
                   split_file: Optional[str] = None,
                   score_cfg: Optional[dict] = None,
-                  cluster_cfg: Optional[dict] = None) -> Optional[dict]:
-    """Score both pools, cluster, select: the whole selector in one call.
+                  cluster_cfg: Optional[dict] = None,
+                  logger: Logger = 'current') -> Optional[dict]:
+    """Score both pools, cluster, select: the whole selector in one call
+    (``tools/select_data.py all`` and the selector hook).
 
-    Outputs go to ``work_dir/{unlabeled,labeled,clusters,selection}``. Under
-    a distributed launcher every rank scores its shards; clustering and
-    selection run on rank 0.
+    Outputs go to ``work_dir/{unlabeled,labeled,clusters,selection}``
+    (:class:`SelectionWorkDir`). Under a distributed launcher every rank
+    scores its shards; clustering and selection run on rank 0.
 
     Args:
         model (nn.Module): mmseg segmentor.
@@ -179,26 +219,29 @@ def run_selection(model: nn.Module,
         split_file (str, optional): Extra copy of the split file.
         score_cfg (dict, optional): Keyword arguments of :func:`score_pool`.
         cluster_cfg (dict, optional): Keyword arguments of
-            :func:`cluster_pools`.
+            :func:`~s5_mm.selection.cluster_select.cluster_pools`.
+        logger (str | logging.Logger): Where progress messages go.
 
     Returns:
         dict | None: ``selection.json`` content on rank 0 once complete; None
         on other ranks or while shards are left (``max_shards``).
     """
-    score_cfg = dict(score_cfg or {})
-    dirs = {k: osp.join(work_dir, k)
-            for k in ('unlabeled', 'labeled', 'clusters', 'selection')}
-    done = score_pool(model, pipeline, pool_root, pool_paths,
-                      dirs['unlabeled'], **score_cfg)['complete']
-    done &= score_pool(model, pipeline, labeled_root, labeled_paths,
-                       dirs['labeled'], **score_cfg)['complete']
+    done = score_pools(
+        model, pipeline, work_dir,
+        dict(unlabeled=(pool_root, pool_paths),
+             labeled=(labeled_root, labeled_paths)), logger,
+        **(score_cfg or {}))
     rank, _ = get_dist_info()
     summary = None
-    if done and rank == 0:
-        cluster_pools(dirs['labeled'], dirs['unlabeled'], dirs['clusters'],
-                      num_clusters, **(cluster_cfg or {}))
-        summary = select_pool(dirs['unlabeled'], dirs['clusters'],
-                              dirs['selection'], budget, quota_mode,
-                              split_file)
+    if not done:
+        print_log('scoring not complete yet (max_shards); run again to '
+                  'continue, clustering and selection follow once it is',
+                  logger=logger)
+    elif rank == 0:
+        cluster_step(work_dir, num_clusters, logger=logger,
+                     **(cluster_cfg or {}))
+        summary = select_step(
+            work_dir, budget, quota_mode=quota_mode, split_file=split_file,
+            logger=logger)
     barrier()
     return summary

@@ -6,9 +6,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from s5_mm.selection.api import run_selection
-from s5_mm.selection.io import list_pool
+from s5_mm.selection.pipeline import run_selection
 from s5_mm.selection.scoring import build_scoring_pipeline
+from s5_mm.selection.split_file import list_pool
 
 
 @HOOKS.register_module()
@@ -19,12 +19,12 @@ class EntropyDiversitySelectorHook(Hook):
     clusters the labeled features with faiss K-Means, assigns the pool to
     the nearest centroids and fills per-cluster quotas with the
     lowest-entropy images (`S5 <https://arxiv.org/abs/2508.12409>`_). It
-    calls the same functions as ``tools/select_data.py``
-    (:func:`s5_mm.selection.api.run_selection`), so for the same weights it
-    writes the same files.
+    calls the same function as ``tools/select_data.py all``
+    (:func:`s5_mm.selection.pipeline.run_selection`), so for the same
+    weights it writes the same files.
 
-    Outputs go to ``work_dir/<out_dir>/iter_<k>/`` (see
-    :mod:`s5_mm.selection.api`); the split file is also copied to
+    Outputs go to ``work_dir/<out_dir>/iter_<k>/`` (layout in
+    :mod:`s5_mm.selection.layout`); the split file is also copied to
     ``split_file`` if given, where an ``UnlabeledImageDataset`` (its
     ``ann_file``) reads it when it is next built (e.g. the S4P stage).
     Scoring is sharded over the ranks of a distributed run and resumable.
@@ -51,10 +51,10 @@ class EntropyDiversitySelectorHook(Hook):
         out_dir (str): Folder under ``runner.work_dir``. Defaults to
             ``'selection'``.
         score_cfg (dict, optional): Keyword arguments of
-            :func:`s5_mm.selection.api.score_pool` (``feature_module``,
+            :func:`s5_mm.selection.pipeline.score_pool` (``feature_module``,
             ``shard_size``, ``batch_size``, ``num_workers``, ``on_error``...).
         cluster_cfg (dict, optional): Keyword arguments of
-            :func:`s5_mm.selection.api.cluster_pools` (``niter``, ``seed``,
+            :func:`s5_mm.selection.cluster_select.cluster_pools` (``niter``, ``seed``,
             ``normalize``, ``gpu``, ``chunk_rows``).
     """
 
@@ -132,7 +132,7 @@ class EntropyDiversitySelectorHook(Hook):
         score_cfg = dict(self.score_cfg)
         score_cfg['fingerprint'] = dict(
             score_cfg.get('fingerprint') or {}, iter=iteration)
-        summary = run_selection(
+        return run_selection(
             self._segmentor(runner),
             build_scoring_pipeline(runner.cfg, self.pipeline),
             self.pool_root, list_pool(self.pool_root, self.pool_list),
@@ -140,11 +140,3 @@ class EntropyDiversitySelectorHook(Hook):
             list_pool(self.labeled_root, self.labeled_list), work_dir,
             self.budget, self.num_clusters, self.quota_mode, self.split_file,
             score_cfg, self.cluster_cfg)
-        if summary is not None:
-            runner.logger.info(
-                f'EntropyDiversitySelectorHook: selected {summary["selected"]}'
-                f' of {summary["candidates"]} images (mean entropy '
-                f'{summary["mean_entropy_selected"]:.4f} vs pool '
-                f'{summary["mean_entropy_pool"]:.4f}), split file '
-                f'{osp.join(work_dir, "selection", "split.txt")}')
-        return summary
