@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
-MOE_CFG = ('configs/mdf/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_'
+MOE_CFG = ('configs/mdf_det/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_'
            'dior-r-dota2-1024x1024.py')
 SIZE = 128  # images are resized to 128 px; ViT pos embed is sized for 64
 

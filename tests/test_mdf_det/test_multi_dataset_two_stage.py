@@ -196,7 +196,7 @@ def test_single_dataset_config_with_plain_vit(repo_root, moe_cfg,
 
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(
-        repo_root, 'configs/mdf/sdf_vit-b_oriented-rcnn-le90_8xb2-12e_'
+        repo_root, 'configs/mdf_det/sdf_vit-b_oriented-rcnn-le90_8xb2-12e_'
         'dior-r-1024x1024.py'))
     torch.manual_seed(0)
     model = MODELS.build(tiny_model_cfg(cfg))

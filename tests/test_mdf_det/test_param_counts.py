@@ -21,7 +21,7 @@ CASES = [
 
 
 def _build(repo_root, name):
-    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'mdf', name))
+    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'mdf_det', name))
     with parameters_on_meta():
         return MODELS.build(cfg.model), cfg
 

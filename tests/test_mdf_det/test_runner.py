@@ -68,7 +68,7 @@ def test_single_dataset_config_trains_and_validates(repo_root, moe_cfg,
     DOTAMetric reporting dota/mAP."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(
-        repo_root, 'configs/mdf/sdf_vit-b_oriented-rcnn-le90_8xb2-12e_'
+        repo_root, 'configs/mdf_det/sdf_vit-b_oriented-rcnn-le90_8xb2-12e_'
         'dota2-1024x1024.py'))
     cfg = tiny_pipelines(cfg)
     cfg.model = tiny_model_cfg(cfg)

@@ -8,8 +8,8 @@ import numpy as np
 from mmengine.config import Config
 from PIL import Image
 
-MOE_CFG = 'configs/mdf/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'
-MDF_CFG = 'configs/mdf/mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'
+MOE_CFG = 'configs/mdf_seg/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'
+MDF_CFG = 'configs/mdf_seg/mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'
 NAMES = ['vaihingen', 'potsdam', 'loveda', 'openearthmap']
 NUM_CLASSES = dict(vaihingen=6, potsdam=6, loveda=7, openearthmap=8)
 SIZE = 64

@@ -10,7 +10,7 @@ from mmengine.config import Config
 
 import s5_mm  # noqa: F401
 
-MDF = 'configs/mdf/'
+MDF = 'configs/mdf_seg/'
 
 
 def load_tool(repo_root):

@@ -258,7 +258,7 @@ def test_detector_export_predicts_like_moe(tmp_path, repo_root):
 def test_shipped_seg_config_reduced_to_one_dataset():
     from export_dense import export_config
     cfg = Config.fromfile(
-        'configs/mdf/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
+        'configs/mdf_seg/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
     exported = export_config(cfg, dict(type='EncoderDecoder'), 'potsdam')
     loader = exported.test_dataloader
     assert loader.dataset.type == 'PotsdamDataset'

@@ -3,7 +3,7 @@
 # JPEGImages-test/, Annotations/Oriented Bounding Boxes/*.xml,
 # ImageSets/Main/{train,val,test}.txt.
 # Only prefixed variables are defined here, so this file can be combined
-# with dota_v2.py in a multi-dataset config; the configs in configs/mdf/
+# with dota_v2.py in a multi-dataset config; the configs in configs/mdf_det/
 # build their dataloaders from them. The last transform tags every sample
 # with the dataset name the multi-dataset detector routes by.
 dior_name = 'dior'

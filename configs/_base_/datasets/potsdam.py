@@ -3,7 +3,7 @@
 # Evaluated on the whole val crops and reported as mF1 (mFscore).
 # Only `potsdam_`-prefixed variables are defined, so this file
 # combines with the other dataset files in a multi-dataset config
-# (configs/mdf/). The last transform tags every sample with the dataset
+# (configs/mdf_seg/). The last transform tags every sample with the dataset
 # name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 potsdam_name = 'potsdam'

@@ -3,7 +3,7 @@
 # boundary, reduce_zero_label). Evaluated on the whole val crops, mIoU.
 # Only `vaihingen_`-prefixed variables are defined, so this file
 # combines with the other dataset files in a multi-dataset config
-# (configs/mdf/). The last transform tags every sample with the dataset
+# (configs/mdf_seg/). The last transform tags every sample with the dataset
 # name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 vaihingen_name = 'vaihingen'
