@@ -66,7 +66,13 @@ def test_loss_on_a_gives_no_grad_to_b(cfg):
     inputs, samples = make_batch(
         ['vaihingen', 'loveda', 'vaihingen', 'loveda'])
     losses = model.loss(inputs, samples)
-    assert {k.split('/')[0] for k in losses} == {'vaihingen', 'loveda'}
+    present = {k.split('/')[0] for k in losses
+               if not k.endswith('/loss_absent')}
+    assert present == {'vaihingen', 'loveda'}
+    absent = {k: v.item() for k, v in losses.items()
+              if k.endswith('/loss_absent')}
+    assert absent == {'potsdam/loss_absent': 0.0,
+                      'openearthmap/loss_absent': 0.0}
     loss_a = sum(v for k, v in losses.items()
                  if k.startswith('vaihingen/') and 'loss' in k)
     loss_a.backward()
