@@ -40,15 +40,16 @@ LEAN_PACKAGE = '_s5_mm_selection_lean'
 LOGGER = logging.getLogger('s5_select')
 
 
-def lean_steps() -> types.ModuleType:
-    """``s5_mm.selection.cluster_select`` imported without torch.
+def lean_steps(name: str = 'cluster_select') -> types.ModuleType:
+    """``s5_mm.selection.<name>`` (default: the cluster and select steps)
+    imported without torch.
 
     If s5_mm is already imported, its own module is returned; otherwise the
     selection folder is mounted as a bare package (its ``__init__`` and the
     torch-based scorer are not executed).
     """
     if 's5_mm' in sys.modules:
-        return importlib.import_module('s5_mm.selection.cluster_select')
+        return importlib.import_module(f's5_mm.selection.{name}')
     if LEAN_PACKAGE not in sys.modules:
         spec = importlib.util.find_spec('s5_mm')
         root = (spec.submodule_search_locations[0] if spec is not None else
@@ -56,7 +57,7 @@ def lean_steps() -> types.ModuleType:
         pkg = types.ModuleType(LEAN_PACKAGE)
         pkg.__path__ = [osp.join(root, 'selection')]
         sys.modules[LEAN_PACKAGE] = pkg
-    return importlib.import_module(f'{LEAN_PACKAGE}.cluster_select')
+    return importlib.import_module(f'{LEAN_PACKAGE}.{name}')
 
 
 def _add_score_args(p: argparse.ArgumentParser) -> None:
@@ -225,15 +226,19 @@ def main(argv=None) -> None:
                          'what K-Means clusters)')
     if args.step in ('score', 'all'):
         _score(args)
-    elif int(os.environ.get('RANK', '0')) != 0:
+        return
+    if int(os.environ.get('RANK', '0')) != 0:
         return  # cluster / select: one process
-    elif args.step == 'cluster':
-        lean_steps().cluster_step(args.work_dir, args.num_clusters,
-                                  logger=LOGGER, **_cluster_cfg(args))
+    steps = lean_steps()
+    work = lean_steps('layout').SelectionWorkDir.of(args.work_dir)
+    if args.step == 'cluster':
+        steps.cluster_pools(work.labeled, work.unlabeled, work.clusters,
+                            args.num_clusters, logger=LOGGER,
+                            **_cluster_cfg(args))
     else:
-        lean_steps().select_step(
-            args.work_dir, args.budget, quota_mode=args.quota_mode,
-            split_file=args.split_file, logger=LOGGER)
+        steps.select_pool(work.unlabeled, work.clusters, work.selection,
+                          args.budget, args.quota_mode, args.split_file,
+                          LOGGER)
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@ from mmengine import fileio
 from mmengine.dataset import BaseDataset
 from mmseg.registry import DATASETS
 
-from s5_mm.selection.split_file import IMG_SUFFIXES, parse_split_lines
+from s5_mm.selection.split_file import (IMG_SUFFIXES, list_images,
+                                       parse_split_lines)
 
 
 @DATASETS.register_module()
@@ -70,15 +71,8 @@ class UnlabeledImageDataset(BaseDataset):
                     f'UnlabeledImageDataset: image folder {img_dir!r} does '
                     'not exist. Set data_root / data_prefix.img_path to the '
                     'folder of unlabeled images, or ann_file to a split file.')
-            rel_paths = sorted(
-                p for p in fileio.list_dir_or_file(
-                    img_dir, list_dir=False, recursive=True,
-                    backend_args=self.backend_args)
-                if p.lower().endswith(self.img_suffix))
-            if not rel_paths:
-                raise FileNotFoundError(
-                    f'UnlabeledImageDataset: no image ending with '
-                    f'{self.img_suffix} found under {img_dir!r}.')
+            rel_paths = list_images(img_dir, self.img_suffix,
+                                    self.backend_args)
         return [
             dict(img_path=osp.join(img_dir, p), seg_fields=[],
                  reduce_zero_label=False) for p in rel_paths

@@ -6,8 +6,7 @@ every candidate to its nearest centroid, and fill per-cluster quotas with
 the lowest-entropy candidates. See :mod:`s5_mm.selection.pipeline` and
 ``docs/selection.md``.
 """
-from .cluster_select import (cluster_pools, cluster_step, select_pool,
-                             select_step)
+from .cluster_select import cluster_pools, select_pool
 from .clustering import assign, assign_npy, train_kmeans
 from .entropy import entropy_map, masked_avg_pool, mean_entropy
 from .layout import SelectionWorkDir, require_input
@@ -19,7 +18,7 @@ from .split_file import (IMG_SUFFIXES, list_pool, parse_split_lines,
 
 __all__ = [
     'score_pool', 'score_pools', 'merge_shards', 'run_selection',
-    'cluster_pools', 'cluster_step', 'select_pool', 'select_step',
+    'cluster_pools', 'select_pool',
     'SelectionWorkDir', 'require_input', 'train_kmeans', 'assign',
     'assign_npy', 'entropy_map', 'mean_entropy', 'masked_avg_pool',
     'list_pool', 'parse_split_lines', 'read_split_file', 'write_split_file',

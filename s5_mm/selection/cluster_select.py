@@ -22,7 +22,7 @@ from mmengine.logging import print_log
 
 from .clustering import assign, assign_npy, train_kmeans
 from .io import atomic_open, atomic_save_npy, atomic_write_json
-from .layout import SelectionWorkDir, require_input
+from .layout import require_input
 from .quota import select_low_entropy
 from .report import plot_report
 from .split_file import read_split_file, write_split_file
@@ -157,16 +157,3 @@ def select_pool(unlabeled_dir: str,
         f'{osp.join(select_dir, "report.png")})', logger=logger)
     return summary
 
-
-def cluster_step(work_dir: str, num_clusters: int, **kwargs) -> dict:
-    """:func:`cluster_pools` on the folders of a selection work dir."""
-    layout = SelectionWorkDir(work_dir)
-    return cluster_pools(layout.labeled, layout.unlabeled, layout.clusters,
-                         num_clusters, **kwargs)
-
-
-def select_step(work_dir: str, budget: int, **kwargs) -> Dict:
-    """:func:`select_pool` on the folders of a selection work dir."""
-    layout = SelectionWorkDir(work_dir)
-    return select_pool(layout.unlabeled, layout.clusters, layout.selection,
-                       budget, **kwargs)

@@ -20,7 +20,7 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from torch import nn
 
-from .cluster_select import cluster_step, select_step
+from .cluster_select import cluster_pools, select_pool
 from .io import (atomic_open, atomic_save_npy, atomic_write_json,
                  atomic_write_text, write_npy_header)
 from .layout import SelectionWorkDir
@@ -161,21 +161,10 @@ def score_pools(model: nn.Module,
                 pools: Dict[str, Tuple[str, Sequence[str]]],
                 logger: Logger = 'current',
                 **kwargs) -> bool:
-    """The score step: :func:`score_pool` for each pool of a work dir.
-
-    Args:
-        model (nn.Module): mmseg segmentor.
-        pipeline: Scoring pipeline (:func:`build_scoring_pipeline`).
-        work_dir (str): Selection work dir (:class:`SelectionWorkDir`).
-        pools (dict): ``'unlabeled'`` and optionally ``'labeled'`` ->
-            (image root, relative image paths).
-        logger (str | logging.Logger): Where progress messages go.
-        **kwargs: Keyword arguments of :func:`score_pool`.
-
-    Returns:
-        bool: Whether every pool is completely scored.
-    """
-    layout = SelectionWorkDir(work_dir)
+    """The score step: :func:`score_pool` (``**kwargs``) of every pool
+    (``'unlabeled'`` and optionally ``'labeled'`` -> (image root, relative
+    paths)) into its folder of ``work_dir``; True if all are complete."""
+    layout = SelectionWorkDir.of(work_dir)
     complete = True
     for name, (root, rel_paths) in pools.items():
         print_log(f'scoring the {name} images under {root}', logger=logger)
@@ -203,9 +192,9 @@ def run_selection(model: nn.Module,
     """Score both pools, cluster, select: the whole selector in one call
     (``tools/select_data.py all`` and the selector hook).
 
-    Outputs go to ``work_dir/{unlabeled,labeled,clusters,selection}``
-    (:class:`SelectionWorkDir`). Under a distributed launcher every rank
-    scores its shards; clustering and selection run on rank 0.
+    Outputs go to the folders of :class:`SelectionWorkDir` under
+    ``work_dir``. Under a distributed launcher every rank scores its shards;
+    clustering and selection run on rank 0.
 
     Args:
         model (nn.Module): mmseg segmentor.
@@ -213,13 +202,11 @@ def run_selection(model: nn.Module,
         pool_root, pool_paths: Unlabeled pool root and relative paths.
         labeled_root, labeled_paths: Labeled images root and relative paths.
         work_dir (str): Output folder.
-        budget (int): Number of images to select.
+        budget, quota_mode, split_file: See :func:`select_pool`.
         num_clusters (int): K-Means clusters M.
-        quota_mode (str): ``'proportional'`` or ``'equal'``.
-        split_file (str, optional): Extra copy of the split file.
         score_cfg (dict, optional): Keyword arguments of :func:`score_pool`.
         cluster_cfg (dict, optional): Keyword arguments of
-            :func:`~s5_mm.selection.cluster_select.cluster_pools`.
+            :func:`cluster_pools`.
         logger (str | logging.Logger): Where progress messages go.
 
     Returns:
@@ -231,17 +218,16 @@ def run_selection(model: nn.Module,
         dict(unlabeled=(pool_root, pool_paths),
              labeled=(labeled_root, labeled_paths)), logger,
         **(score_cfg or {}))
-    rank, _ = get_dist_info()
-    summary = None
+    summary, layout = None, SelectionWorkDir.of(work_dir)
     if not done:
         print_log('scoring not complete yet (max_shards); run again to '
                   'continue, clustering and selection follow once it is',
                   logger=logger)
-    elif rank == 0:
-        cluster_step(work_dir, num_clusters, logger=logger,
-                     **(cluster_cfg or {}))
-        summary = select_step(
-            work_dir, budget, quota_mode=quota_mode, split_file=split_file,
-            logger=logger)
+    elif get_dist_info()[0] == 0:
+        cluster_pools(layout.labeled, layout.unlabeled, layout.clusters,
+                      num_clusters, logger=logger, **(cluster_cfg or {}))
+        summary = select_pool(layout.unlabeled, layout.clusters,
+                              layout.selection, budget, quota_mode,
+                              split_file, logger)
     barrier()
     return summary

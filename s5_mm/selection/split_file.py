@@ -7,9 +7,10 @@ writes split files (``split.txt``, ``pool.txt``), ``--pool-list`` files and
 :class:`~s5_mm.datasets.UnlabeledImageDataset`'s ``ann_file`` are read with
 the same rule.
 """
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
+
+from mmengine import fileio
 
 from .io import atomic_write_text
 
@@ -81,17 +82,23 @@ def list_pool(root: str,
                                  'listed twice; remove the duplicate')
             seen.add(p)
         return [p for _, p in lines]
+    return list_images(root, suffixes)
+
+
+def list_images(root: str,
+                suffixes: Sequence[str] = IMG_SUFFIXES,
+                backend_args: Optional[dict] = None) -> List[str]:
+    """Sorted paths (relative to ``root``, ``/``-separated) of the files
+    under ``root`` (recursive) whose names end with one of ``suffixes``
+    (case-insensitive), hidden files (``.name``) skipped as by mmengine's
+    ``fileio.list_dir_or_file``; an error if there is none."""
     suffixes = tuple(s.lower() for s in suffixes)
-    paths = []
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        dirs.sort()
-        for name in files:
-            if name.lower().endswith(suffixes):
-                rel = osp.relpath(osp.join(folder, name), root)
-                paths.append(rel.replace(os.sep, '/'))
-    paths.sort()
+    paths = sorted(
+        p for p in fileio.list_dir_or_file(
+            root, list_dir=False, recursive=True, backend_args=backend_args)
+        if p.lower().endswith(suffixes))
     if not paths:
         raise FileNotFoundError(
-            f'no image with suffix {suffixes} under {root!r}; check the root '
-            'or pass a list file')
+            f'no image with suffix {suffixes} under {root!r}; check the '
+            'image folder or pass a list file')
     return paths

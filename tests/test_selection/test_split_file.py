@@ -30,7 +30,7 @@ def test_selector_and_dataset_read_the_same_paths(tmp_path):
     ds = UnlabeledImageDataset(
         ann_file=str(split), data_prefix=dict(img_path=UNLABELED),
         lazy_init=False)
-    assert [d['img_path'] for d in ds.data_list] == [
+    assert [ds.get_data_info(i)['img_path'] for i in range(len(ds))] == [
         osp.join(UNLABELED, p) for p in want]
     assert ds.img_suffix == IMG_SUFFIXES
 

@@ -9,7 +9,6 @@ dataset's branch. Each branch is an mmdet :class:`TwoStageDetector` whose
 (``loss``, ``predict``, ``_forward``) is reused unchanged.
 """
 import copy
-import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -22,7 +21,8 @@ from torch import Tensor, nn
 
 from s5_mm.models.utils.routing import (absent_dataset_loss,
                                         check_dataset_meta,
-                                        check_dataset_names, get_dataset_ids,
+                                        check_dataset_names,
+                                        extract_routed_feat, get_dataset_ids,
                                         group_by_dataset, prefix_losses,
                                         select)
 
@@ -76,9 +76,9 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
 
     Every data sample names its dataset in ``metainfo['dataset_name']`` (set
     by ``SetDatasetName`` at the end of that dataset's pipeline); its id is
-    the position of the name in ``dataset_names``. If the backbone's
-    ``forward`` takes ``dataset_ids`` (``MoEViT``), the ids are passed so
-    each sample uses its dataset's experts. Losses are prefixed with the
+    the position of the name in ``dataset_names``. If the backbone has
+    ``dataset_names`` (``MoEViT``), the ids are passed so each sample uses
+    its dataset's experts. Losses are prefixed with the
     dataset name (``dior/loss_rpn_cls``, ``dota/loss_bbox``, ...). A dataset
     absent from a batch adds a zero-weighted sum of its branch (and, for an
     MoE backbone, its experts) to the loss (``dior/loss_absent``), so all
@@ -142,8 +142,6 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 test_cfg=copy.deepcopy(test_cfg))
             for i, name in enumerate(self.dataset_names)
         })
-        self._backbone_takes_ids = 'dataset_ids' in inspect.signature(
-            self.backbone.forward).parameters
         self._check_backbone_names()
 
     # ------------------------------------------------------------- config
@@ -189,13 +187,7 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
             dataset_ids (Tensor, optional): (N,) dataset ids, passed to an
                 MoE backbone.
         """
-        if self._backbone_takes_ids:
-            x = self.backbone(batch_inputs, dataset_ids=dataset_ids)
-        else:
-            x = self.backbone(batch_inputs)
-        if self.with_neck:
-            x = self.neck(x)
-        return tuple(x)
+        return extract_routed_feat(self, batch_inputs, dataset_ids)
 
     def _groups(self, batch_inputs: Tensor, batch_data_samples: SampleList):
         """Run the backbone once; yield (group, features of its samples)

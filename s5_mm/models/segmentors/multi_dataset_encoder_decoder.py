@@ -22,8 +22,9 @@ from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
                                         check_dataset_meta,
                                         check_dataset_names,
                                         dataset_ids_from_names,
+                                        extract_routed_feat,
                                         get_dataset_names, group_by_dataset,
-                                        prefix_losses, select)
+                                        is_routed, prefix_losses, select)
 
 
 @MODELS.register_module()
@@ -103,12 +104,12 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                 'both backbone and segmentor set pretrained weight'
             backbone.pretrained = pretrained
         self.backbone = MODELS.build(backbone)
-        routed = getattr(self.backbone, 'dataset_names', None)
-        self.backbone_is_routed = routed is not None
+        self.backbone_is_routed = is_routed(self.backbone)
         # dataset ids are positions in the routed backbone's dataset_names
         # (a list, so its order survives config dumps, which sort dict keys)
         self.dataset_names: List[str] = list(
-            routed) if routed is not None else list(decode_heads)
+            self.backbone.dataset_names if self.backbone_is_routed else
+            decode_heads)
         if set(self.dataset_names) != set(decode_heads):
             raise ValueError(
                 f'backbone dataset_names {self.dataset_names} and the '
@@ -211,13 +212,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                      ) -> List[Tensor]:
         """Backbone (routed by ``dataset_ids`` if it is an MoE backbone)
         and neck features of a batch."""
-        if self.backbone_is_routed:
-            x = self.backbone(inputs, dataset_ids)
-        else:
-            x = self.backbone(inputs)
-        if self.with_neck:
-            x = self.neck(x)
-        return x
+        return list(extract_routed_feat(self, inputs, dataset_ids))
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:

@@ -1,30 +1,16 @@
-"""Routing of samples to per-dataset experts and heads.
+"""Routing between datasets: the rules both multi-dataset models share.
 
-The one place where S5's multi-dataset models
-(:class:`~s5_mm.models.segmentors.MultiDatasetEncoderDecoder` and
-:class:`~s5_mm.models.detectors.MultiDatasetTwoStageDetector`) agree on:
-
-- **Names.** Every sample carries the name of the dataset it comes from in
-  its data sample's metainfo (key ``dataset_name``), set by the
-  :class:`SetDatasetName` transform in that dataset's pipeline. A name is a
-  non-empty str without ``.`` or ``/`` (it is a module name and a loss
-  prefix); models map it to an integer id by its position in their own
-  ``dataset_names`` (the order in the config).
-- **Groups.** The backbone runs once on a mixed batch; every dataset then
-  gets the indices and data samples of its own samples
-  (:func:`group_by_dataset`).
-- **Absent datasets.** The parameters only one dataset uses (its heads and,
-  in an MoE backbone, the experts named ``...experts.<id>...``) enter the
-  loss with weight 0 when the dataset has no sample in the batch, so DDP
-  runs without ``find_unused_parameters`` (like mmpretrain's
-  ``MultiTaskHead``).
-- **Loss keys.** ``{dataset}/{head loss key}``, the scheme of the
-  per-dataset metrics (``{dataset}/{metric}``): ``vaihingen/decode.loss_ce``,
-  ``dior/loss_rpn_cls``; an absent dataset logs ``{dataset}/loss_absent``
-  (always 0). Losses are not stored in checkpoints.
-- **Errors.** A dataset a model has no head for, or whose class count differs
-  from its head's, is a ``ValueError`` naming the dataset and the config key
-  to fix.
+- Every sample names its dataset in its metainfo (``dataset_name``, set by
+  :class:`SetDatasetName`); a model maps the name to its position in its own
+  ``dataset_names``. A name is a non-empty str without ``.`` or ``/``.
+- The backbone runs once on a mixed batch; :func:`group_by_dataset` gives
+  every dataset the indices and data samples of its own samples.
+- The parameters only an absent dataset uses (its heads and the MoE experts
+  ``...experts.<id>...``) enter the loss with weight 0
+  (:func:`absent_dataset_loss`), so DDP needs no ``find_unused_parameters``.
+- Loss keys are ``{dataset}/{head loss key}`` like the per-dataset metrics
+  (``vaihingen/decode.loss_ce``, ``dior/loss_cls``, ``dior/loss_absent``).
+- A dataset without a head, or with another class count, is a ``ValueError``.
 """
 import re
 from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
@@ -39,15 +25,7 @@ ABSENT_LOSS = 'loss_absent'
 
 def check_dataset_names(names: Sequence[str],
                         key: str = 'dataset_names') -> List[str]:
-    """Check the dataset names of a model and return them as a list.
-
-    Args:
-        names (Sequence[str]): Dataset names, in dataset-id order.
-        key (str): Where the names come from, for the error message.
-
-    Returns:
-        list[str]: The names.
-    """
+    """The names (in id order) as a list; ``key`` names them in errors."""
     if isinstance(names, str) or not names or not all(
             isinstance(n, str) and n for n in names):
         raise ValueError(f'{key} must be a non-empty list of non-empty '
@@ -62,6 +40,22 @@ def check_dataset_names(names: Sequence[str],
                          'rename them in the model config and in '
                          'SetDatasetName')
     return names
+
+
+def is_routed(backbone: nn.Module) -> bool:
+    """Whether a backbone takes dataset ids (it has ``dataset_names``)."""
+    return getattr(backbone, 'dataset_names', None) is not None
+
+
+def extract_routed_feat(model: nn.Module, inputs: Tensor,
+                        dataset_ids: Union[Tensor, int, None]) -> tuple:
+    """``model``'s backbone features (given ``dataset_ids`` if it is routed)
+    after its neck, if it has one."""
+    if is_routed(model.backbone):
+        x = model.backbone(inputs, dataset_ids)
+    else:
+        x = model.backbone(inputs)
+    return tuple(model.neck(x)) if model.with_neck else tuple(x)
 
 
 def get_dataset_names(data_samples: Sequence) -> list:
@@ -105,10 +99,7 @@ def get_dataset_ids(data_samples: Sequence,
 
 
 class DatasetGroup(NamedTuple):
-    """The samples of one dataset in a batch.
-
-    ``index`` and ``samples`` are None when the dataset is absent.
-    """
+    """One dataset's samples in a batch (``index`` None when absent)."""
     id: int
     name: str
     index: Optional[Tensor]
@@ -122,16 +113,8 @@ class DatasetGroup(NamedTuple):
 def group_by_dataset(ids: Tensor, dataset_names: Sequence[str],
                      data_samples: Optional[Sequence] = None
                      ) -> Iterator[DatasetGroup]:
-    """One :class:`DatasetGroup` per dataset of the model, in id order.
-
-    Args:
-        ids (Tensor): Dataset id of every sample, shape (B,).
-        dataset_names (Sequence[str]): The model's dataset names.
-        data_samples (Sequence, optional): The batch's data samples.
-
-    Yields:
-        DatasetGroup: Indices (batch order) and data samples of each dataset.
-    """
+    """A :class:`DatasetGroup` (batch-order indices and data samples) per
+    dataset of the model, in id order, for samples of dataset ids ``ids``."""
     for k, name in enumerate(dataset_names):
         index = (ids == k).nonzero(as_tuple=True)[0]
         if index.numel() == 0:
@@ -158,8 +141,7 @@ def prefix_losses(losses: Dict[str, Tensor], name: str) -> Dict[str, Tensor]:
 
 def expert_parameters(backbone: nn.Module,
                       dataset_id: int) -> Iterator[nn.Parameter]:
-    """The MoE experts of dataset ``dataset_id`` in a backbone (parameters
-    named ``...experts.<id>....``; none in a plain backbone)."""
+    """Parameters ``...experts.<id>....`` of a backbone (none if plain)."""
     pattern = re.compile(rf'(^|\.)experts\.{dataset_id}\.')
     for pname, param in backbone.named_parameters():
         if pattern.search(pname):
@@ -168,16 +150,8 @@ def expert_parameters(backbone: nn.Module,
 
 def absent_dataset_loss(group: DatasetGroup, heads: Iterable[nn.Module],
                         backbone: nn.Module) -> Dict[str, Tensor]:
-    """The zero-weighted term of a dataset absent from a batch.
-
-    Args:
-        group (DatasetGroup): The absent dataset.
-        heads (Iterable[nn.Module]): The modules only this dataset uses.
-        backbone (nn.Module): The shared backbone (for its experts).
-
-    Returns:
-        dict[str, Tensor]: ``{'{name}/loss_absent': 0 * sum of parameters}``.
-    """
+    """``{'<name>/loss_absent': 0 * sum of the parameters}`` of the heads
+    only this absent dataset uses and of its experts in ``backbone``."""
     params = [p for head in heads for p in head.parameters()]
     params += list(expert_parameters(backbone, group.id))
     zero = sum(p.sum() for p in params if p.requires_grad) * 0.
@@ -186,16 +160,9 @@ def absent_dataset_loss(group: DatasetGroup, heads: Iterable[nn.Module],
 
 def check_dataset_meta(name: str, metainfo: Optional[dict],
                        num_classes: Dict[str, int], head_key: str) -> None:
-    """Raise ``ValueError`` if a model has no head for dataset ``name`` or
-    the dataset's class count (``metainfo['classes']``) is not its head's.
-
-    Args:
-        name (str): Dataset name (from its ``SetDatasetName``).
-        metainfo (dict, optional): The dataset's metainfo.
-        num_classes (dict[str, int]): Class count of every dataset's head.
-        head_key (str): The config key that sets the class count of dataset
-            ``name``'s head, for the error message.
-    """
+    """Raise ``ValueError`` if dataset ``name`` has no head in
+    ``num_classes`` ({dataset: head classes}) or ``metainfo['classes']``
+    differs from its head's; ``head_key`` is the config key to fix."""
     if name not in num_classes:
         raise ValueError(
             f"dataset '{name}' has no head in this model; it has heads for "
