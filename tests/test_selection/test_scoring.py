@@ -19,11 +19,11 @@ def _read(path):
         return f.read()
 
 
-def test_scorer_writes_one_row_per_image(model, pipeline, tmp_path):
+def test_scorer_writes_one_row_per_image(seg_demo_model, seg_demo_pipeline, tmp_path):
     paths = list_pool(UNLABELED)
     assert len(paths) == 72  # 70 RSSCN7 scenes in 7 folders + 2 jpgs
     out = str(tmp_path / 'unl')
-    stats = score_pool(model, pipeline, UNLABELED, paths, out,
+    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, out,
                        shard_size=32, batch_size=8, progress=False)
     assert stats['complete'] and stats['images_scored'] == 72
     scores = np.load(osp.join(out, 'scores.npy'))
@@ -52,12 +52,12 @@ def _pool_with_bad_files(tmp_path):
     return str(root)
 
 
-def test_corrupt_images_land_in_rejects(model, pipeline, tmp_path):
+def test_corrupt_images_land_in_rejects(seg_demo_model, seg_demo_pipeline, tmp_path):
     root = _pool_with_bad_files(tmp_path)
     paths = list_pool(root)
     assert paths[0] == 'broken.jpg' and 'grass/empty.png' in paths
     out = str(tmp_path / 'skip')
-    stats = score_pool(model, pipeline, root, paths, out, shard_size=4,
+    stats = score_pool(seg_demo_model, seg_demo_pipeline, root, paths, out, shard_size=4,
                        batch_size=2, progress=False)
     assert stats['images_scored'] == 4 and stats['images_rejected'] == 2
     rejects = [ln.split('\t') for ln in
@@ -71,11 +71,11 @@ def test_corrupt_images_land_in_rejects(model, pipeline, tmp_path):
     assert np.load(osp.join(out, 'features.npy')).shape == (4, 64)
 
 
-def test_corrupt_image_stops_the_run_when_asked(model, pipeline, tmp_path):
+def test_corrupt_image_stops_the_run_when_asked(seg_demo_model, seg_demo_pipeline, tmp_path):
     root = _pool_with_bad_files(tmp_path)
     out = str(tmp_path / 'stop')
     with pytest.raises(RuntimeError, match=r'cannot score .*broken\.jpg'):
-        score_pool(model, pipeline, root, list_pool(root), out,
+        score_pool(seg_demo_model, seg_demo_pipeline, root, list_pool(root), out,
                    shard_size=4, batch_size=2, on_error='stop',
                    progress=False)
     shard_rejects = _read(osp.join(out, 'shards', '000000.rejects.tsv'))
@@ -83,21 +83,21 @@ def test_corrupt_image_stops_the_run_when_asked(model, pipeline, tmp_path):
     assert not osp.exists(osp.join(out, 'shards', '000000.done.json'))
 
 
-def test_score_batch_excludes_padding_and_pools_the_backbone(model, pipeline):
+def test_score_batch_excludes_padding_and_pools_the_backbone(seg_demo_model, seg_demo_pipeline):
     # demo.jpg is 1024x1024 -> 64x64; dota_demo.jpg 1616x1565 -> 64x62, so
     # in one batch the second image gets 2 padded columns
-    samples = [pipeline(dict(img_path=osp.join(UNLABELED, n), seg_fields=[],
+    samples = [seg_demo_pipeline(dict(img_path=osp.join(UNLABELED, n), seg_fields=[],
                              reduce_zero_label=False))
                for n in ('demo.jpg', 'dota_demo.jpg')]
     assert samples[1]['inputs'].shape[-2:] == (62, 64) or \
         samples[1]['inputs'].shape[-2:] == (64, 62)
-    recorder = FeatureRecorder(model, 'backbone', -1)
+    recorder = FeatureRecorder(seg_demo_model, 'backbone', -1)
     try:
-        ent, feat = score_batch(model, samples, recorder)
+        ent, feat = score_batch(seg_demo_model, samples, recorder)
     finally:
         recorder.remove()
     with torch.no_grad():
-        logits, valid = forward_batch(model, samples)
+        logits, valid = forward_batch(seg_demo_model, samples)
         h, w = samples[1]['inputs'].shape[-2:]
         assert valid[1].sum().item() == h * w and valid[0].all()
         p = torch.softmax(logits, 1).double().numpy()
@@ -106,14 +106,14 @@ def test_score_batch_excludes_padding_and_pools_the_backbone(model, pipeline):
         assert ent[1] == pytest.approx(emap[1, :h, :w].mean(), rel=1e-5)
         assert abs(emap[1].mean() - emap[1, :h, :w].mean()) > 1e-6
         # feature of the unpadded image = global mean of the last ViT level
-        batch = model.data_preprocessor(
+        batch = seg_demo_model.data_preprocessor(
             dict(inputs=[samples[0]['inputs']],
                  data_samples=[samples[0]['data_samples']]), False)['inputs']
-        expected = model.backbone(batch)[-1].mean((2, 3))[0].numpy()
+        expected = seg_demo_model.backbone(batch)[-1].mean((2, 3))[0].numpy()
     np.testing.assert_allclose(feat[0].astype(np.float32), expected,
                                rtol=2e-3, atol=2e-3)
 
 
-def test_unknown_feature_module_is_named(model):
+def test_unknown_feature_module_is_named(seg_demo_model):
     with pytest.raises(KeyError, match="feature module 'nope' not found"):
-        FeatureRecorder(model, 'nope')
+        FeatureRecorder(seg_demo_model, 'nope')

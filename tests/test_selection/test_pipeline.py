@@ -23,14 +23,14 @@ def _same_outputs(a, b):
 
 
 def test_interrupted_then_resumed_run_is_byte_identical(
-        model, pipeline, tmp_path):
+        seg_demo_model, seg_demo_pipeline, tmp_path):
     paths = list_pool(UNLABELED)[:40]
     kw = dict(shard_size=8, batch_size=4, progress=False)
     ref = str(tmp_path / 'ref')
-    assert score_pool(model, pipeline, UNLABELED, paths, ref, **kw)['complete']
+    assert score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, ref, **kw)['complete']
 
     run = str(tmp_path / 'run')
-    stats = score_pool(model, pipeline, UNLABELED, paths, run, max_shards=2,
+    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, run, max_shards=2,
                        **kw)
     assert stats == dict(shards_scored=2, images_scored=16, images_rejected=0,
                          shards_left=3, complete=False)
@@ -46,7 +46,7 @@ def test_interrupted_then_resumed_run_is_byte_identical(
     mtimes = {n: os.stat(osp.join(shards, n)).st_mtime_ns for n in done
               if n.startswith(('000000', '000001'))}
 
-    stats = score_pool(model, pipeline, UNLABELED, paths, run, **kw)
+    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, run, **kw)
     assert stats['shards_scored'] == 3 and stats['complete']
     # finished shards were not redone
     for n, t in mtimes.items():
@@ -59,13 +59,13 @@ def test_interrupted_then_resumed_run_is_byte_identical(
                                osp.join(shards, name), shallow=False), name
 
 
-def test_resume_with_other_settings_is_refused(model, pipeline, tmp_path):
+def test_resume_with_other_settings_is_refused(seg_demo_model, seg_demo_pipeline, tmp_path):
     paths = list_pool(UNLABELED)[:8]
     out = str(tmp_path / 'run')
-    score_pool(model, pipeline, UNLABELED, paths, out, shard_size=8,
+    score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, out, shard_size=8,
                progress=False)
     try:
-        score_pool(model, pipeline, UNLABELED, paths, out, shard_size=4,
+        score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, out, shard_size=4,
                    progress=False)
     except ValueError as e:
         assert 'shard_size' in str(e) and 'use another work dir' in str(e)
@@ -73,12 +73,12 @@ def test_resume_with_other_settings_is_refused(model, pipeline, tmp_path):
         raise AssertionError('a resume with another shard size must fail')
 
 
-def test_sigkilled_tool_resumed_is_byte_identical(checkpoint, tmp_path,
+def test_sigkilled_tool_resumed_is_byte_identical(seg_demo_checkpoint, tmp_path,
                                                  monkeypatch):
     monkeypatch.syspath_prepend('tools')
     import select_data
     cfg = tool_cfg_file(tmp_path)
-    args = [cfg, checkpoint, '--pool-root', UNLABELED, '--shard-size', '8',
+    args = [cfg, seg_demo_checkpoint, '--pool-root', UNLABELED, '--shard-size', '8',
             '--batch-size', '4', '--num-workers', '0']
     ref = str(tmp_path / 'ref')
     select_data.main(['score', '--work-dir', ref] + args)

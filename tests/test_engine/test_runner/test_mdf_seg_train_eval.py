@@ -41,8 +41,8 @@ def hand_metrics(model, dataset_cfg, num_classes):
                 n=len(dataset))
 
 
-def test_train_and_save_best(trained):
-    cfg, runner = trained[:2]
+def test_train_and_save_best(trained_moe_mdf):
+    cfg, runner = trained_moe_mdf[:2]
     assert runner.iter == 4
     # the per-dataset val ran and the CheckpointHook kept the best `mean`
     best = glob.glob(osp.join(cfg.work_dir, 'best_mean_iter_*.pth'))
@@ -59,8 +59,8 @@ def test_train_and_save_best(trained):
     assert min(lrs) == pytest.approx(1e-3 * 0.9**5)
 
 
-def test_batches_have_fixed_composition(trained):
-    cfg, runner = trained[:2]
+def test_batches_have_fixed_composition(trained_moe_mdf):
+    cfg, runner = trained_moe_mdf[:2]
     loader = runner.train_dataloader
     it = iter(loader)
     for _ in range(3):
@@ -69,8 +69,8 @@ def test_batches_have_fixed_composition(trained):
         assert names == NAMES  # one crop of each dataset, in config order
 
 
-def test_per_dataset_metrics_equal_hand_computation(trained):
-    cfg, runner = trained[:2]
+def test_per_dataset_metrics_equal_hand_computation(trained_moe_mdf):
+    cfg, runner = trained_moe_mdf[:2]
     metrics = runner.test()
     model = runner.model
     model.eval()

@@ -25,7 +25,7 @@ def assert_names_step(proc, missing, step):
 
 
 @pytest.fixture(scope='module')
-def scored(checkpoint, tmp_path_factory):
+def scored(seg_demo_checkpoint, tmp_path_factory):
     """A work dir whose unlabeled pool (8 images) and labeled set are
     scored by the tool's score step."""
     root = tmp_path_factory.mktemp('scored')
@@ -33,7 +33,7 @@ def scored(checkpoint, tmp_path_factory):
     with open(pool_list, 'w', encoding='utf-8') as f:
         f.write('\n'.join(list_pool(UNLABELED)[:8]) + '\n')
     work = str(root / 'w')
-    proc = run_tool('score', tool_cfg_file(root), checkpoint, '--work-dir',
+    proc = run_tool('score', tool_cfg_file(root), seg_demo_checkpoint, '--work-dir',
                     work, '--pool-root', UNLABELED, '--pool-list', pool_list,
                     '--labeled-root', LABELED, '--num-workers', '0')
     assert proc.returncode == 0, proc.stderr[-3000:]

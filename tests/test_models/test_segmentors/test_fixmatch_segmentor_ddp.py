@@ -14,7 +14,7 @@ import torch
 from s4p_utils import DEMO_CFG
 
 # the MDF tests' rank script: creates the gloo group, DDP with device_ids=None
-WORKER = 'tests/test_mdf_seg/ddp_worker.py'
+WORKER = 'tests/utils/runner_ddp_worker.py'
 
 
 def _free_port() -> int:

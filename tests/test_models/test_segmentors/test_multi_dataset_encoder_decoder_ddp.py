@@ -53,7 +53,7 @@ def run_ddp(cfg, cfg_path, repo_root):
     return subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
          f'--master_port={free_port()}',
-         osp.join(osp.dirname(__file__), 'ddp_worker.py'), cfg_path],
+         'tests/utils/runner_ddp_worker.py', cfg_path],
         cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -36,9 +36,9 @@ def image_demo(repo_root):
     return image_demo
 
 
-def test_demo_draws_the_datasets_prediction(trained, tmp_path, repo_root,
+def test_demo_draws_the_datasets_prediction(trained_moe_mdf, tmp_path, repo_root,
                                             image_demo):
-    cfg, runner, cfg_path, ckpt = trained
+    cfg, runner, cfg_path, ckpt = trained_moe_mdf
     out = str(tmp_path / 'loveda.png')
     proc = run(['demo/image_demo.py', IMG, cfg_path, ckpt, '--dataset',
                 'loveda', '--out-file', out], repo_root)
@@ -67,8 +67,8 @@ def test_demo_draws_the_datasets_prediction(trained, tmp_path, repo_root,
                               mmcv.imread(out))
 
 
-def test_demo_errors(trained, tmp_path, image_demo):
-    cfg, runner, cfg_path, ckpt = trained
+def test_demo_errors(trained_moe_mdf, tmp_path, image_demo):
+    cfg, runner, cfg_path, ckpt = trained_moe_mdf
     out = ['--out-file', str(tmp_path / 'x.png')]
     with pytest.raises(ValueError, match='choose one with --dataset'):
         image_demo.main([IMG, cfg_path, ckpt] + out)
@@ -93,10 +93,10 @@ def test_demo_single_dataset_model(tmp_path, image_demo):
     assert mmcv.imread(out).shape == (1024, 1024, 3)
 
 
-def test_export_dense_predicts_like_moe_mdf(trained, tmp_path, repo_root):
+def test_export_dense_predicts_like_moe_mdf(trained_moe_mdf, tmp_path, repo_root):
     """The dense single-dataset model exported for loveda predicts what the
     MoE-MDF model predicts for loveda."""
-    cfg, runner, cfg_path, ckpt = trained
+    cfg, runner, cfg_path, ckpt = trained_moe_mdf
     out_dir = str(tmp_path / 'exported')
     proc = run(['tools/model_converters/export_dense.py', cfg_path, ckpt,
                 'loveda', out_dir], repo_root)
@@ -129,11 +129,11 @@ def test_export_dense_predicts_like_moe_mdf(trained, tmp_path, repo_root):
     assert (f_lov - f_oem).abs().max() > 1e-6
 
 
-def test_test_tool_writes_per_dataset_predictions(trained, tmp_path,
+def test_test_tool_writes_per_dataset_predictions(trained_moe_mdf, tmp_path,
                                                   repo_root):
     """tools/test.py on a multi-dataset config: metrics of every dataset
     and --out predictions in one folder per dataset."""
-    cfg, runner, cfg_path, ckpt = trained
+    cfg, runner, cfg_path, ckpt = trained_moe_mdf
     out = tmp_path / 'out'
     proc = run(['tools/test.py', cfg_path, ckpt, '--work-dir',
                 str(tmp_path / 'work'), '--out', str(out)], repo_root)

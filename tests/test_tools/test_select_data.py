@@ -29,12 +29,12 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_tool_all_writes_split_scores_and_report(select_data, checkpoint,
+def test_tool_all_writes_split_scores_and_report(select_data, seg_demo_checkpoint,
                                                  tmp_path):
     work = str(tmp_path / 'w')
     split = str(tmp_path / 'unlabeled_split.txt')
     select_data.main([
-        'all', tool_cfg_file(tmp_path), checkpoint, '--work-dir', work,
+        'all', tool_cfg_file(tmp_path), seg_demo_checkpoint, '--work-dir', work,
         '--pool-root', UNLABELED, '--labeled-root', LABELED,
         '--shard-size', '16', '--num-workers', '0', '--num-clusters', '3',
         '--budget', '20', '--quota-mode', 'equal', '--split-file', split
@@ -72,11 +72,11 @@ def test_tool_all_writes_split_scores_and_report(select_data, checkpoint,
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10000
 
 
-def test_select_step_alone_gives_the_same_split(select_data, checkpoint,
+def test_select_step_alone_gives_the_same_split(select_data, seg_demo_checkpoint,
                                                 tmp_path):
     work = str(tmp_path / 'w')
     common = ['--work-dir', work]
-    select_data.main(['score', tool_cfg_file(tmp_path), checkpoint] + common +
+    select_data.main(['score', tool_cfg_file(tmp_path), seg_demo_checkpoint] + common +
                      ['--pool-root', UNLABELED, '--labeled-root', LABELED,
                       '--num-workers', '0'])
     select_data.main(['cluster', '--num-clusters', '2'] + common)
@@ -151,13 +151,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_ranks_give_the_same_bytes_as_one(select_data, checkpoint,
+def test_two_ranks_give_the_same_bytes_as_one(select_data, seg_demo_checkpoint,
                                               tmp_path):
     """tools/dist_select.sh (torchrun, 2 CPU ranks over gloo) shards the
     scoring; every output equals a single-process run's (one thread each,
     as torchrun sets OMP_NUM_THREADS=1)."""
     args = [
-        tool_cfg_file(tmp_path), checkpoint, '--pool-root', UNLABELED,
+        tool_cfg_file(tmp_path), seg_demo_checkpoint, '--pool-root', UNLABELED,
         '--labeled-root', LABELED, '--shard-size', '10', '--num-workers', '0',
         '--num-clusters', '3', '--budget', '20'
     ]

@@ -197,7 +197,7 @@ def det_fixtures(repo_root):
     """The detection tests' helpers (tiny config shrunk from the shipped
     MoE-MDF detection config), loaded under a name of their own."""
     spec = importlib.util.spec_from_file_location(
-        'mdf_det_fixtures', osp.join(repo_root, 'tests', 'test_mdf_det',
+        'mdf_det_fixtures', osp.join(repo_root, 'tests', 'utils',
                                      'mdf_det_common.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -24,7 +24,7 @@ def load_model_cfg(size):
 def build_on_meta(cfg):
     # mmseg's VisionTransformer calls .item() while building, which the meta
     # device refuses; a one-dataset MoEViT has exactly the same parameters
-    # (tests/test_moe_vit/test_moe_vit.py::test_parameter_count_formula).
+    # (tests/test_models/test_backbones/test_moe_vit.py::test_parameter_count_formula).
     init_default_scope('mmseg')
     if cfg['type'] == 'VisionTransformer':
         cfg = dict(cfg, type='MoEViT', dataset_names=['x'],

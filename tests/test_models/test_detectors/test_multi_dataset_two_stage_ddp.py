@@ -20,7 +20,7 @@ def test_ddp_with_one_dataset_per_rank(repo_root, tmp_path):
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
          f'--master_port={_free_port()}',
-         osp.join(osp.dirname(__file__), 'ddp_worker.py'), str(tmp_path)],
+         'tests/utils/mdf_det_ddp_worker.py', str(tmp_path)],
         cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = []
