@@ -104,3 +104,25 @@ def trained_moe_mdf(tmp_path_factory):
     cfg_path = osp.join(cfg.work_dir, 'tiny_moe_mdf.py')
     cfg.dump(cfg_path)
     return cfg, runner, cfg_path, osp.join(cfg.work_dir, 'iter_4.pth')
+
+
+@pytest.fixture(scope='session')
+def seg_demo_scored(seg_demo_checkpoint, tmp_path_factory):
+    """A selection work dir whose unlabeled pool (tests/data/unlabeled, 72
+    images) and labeled set are scored by ``tools/select_data.py score``
+    with the demo segmentor (shards of 8, batches of 4): (work dir, the
+    score arguments after the step name, without --work-dir and labeled)."""
+    import importlib.util
+    from selection_utils import LABELED, UNLABELED, tool_cfg_file
+    spec = importlib.util.spec_from_file_location(
+        'select_data', osp.join(REPO_ROOT, 'tools', 'select_data.py'))
+    select_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(select_data)
+    root = tmp_path_factory.mktemp('scored')
+    args = [tool_cfg_file(root), seg_demo_checkpoint, '--pool-root',
+            UNLABELED, '--shard-size', '8', '--batch-size', '4',
+            '--num-workers', '0']
+    work = str(root / 'work')
+    select_data.main(['score', '--work-dir', work, '--labeled-root', LABELED]
+                     + args)
+    return work, args

@@ -8,7 +8,7 @@ import sys
 import time
 
 import numpy as np
-from selection_utils import UNLABELED, tool_cfg_file
+from selection_utils import UNLABELED
 
 from s5_mm.selection import list_pool, score_pool
 
@@ -73,15 +73,12 @@ def test_resume_with_other_settings_is_refused(seg_demo_model, seg_demo_pipeline
         raise AssertionError('a resume with another shard size must fail')
 
 
-def test_sigkilled_tool_resumed_is_byte_identical(seg_demo_checkpoint, tmp_path,
+def test_sigkilled_tool_resumed_is_byte_identical(seg_demo_scored, tmp_path,
                                                  monkeypatch):
     monkeypatch.syspath_prepend('tools')
     import select_data
-    cfg = tool_cfg_file(tmp_path)
-    args = [cfg, seg_demo_checkpoint, '--pool-root', UNLABELED, '--shard-size', '8',
-            '--batch-size', '4', '--num-workers', '0']
-    ref = str(tmp_path / 'ref')
-    select_data.main(['score', '--work-dir', ref] + args)
+    # the uninterrupted reference: the shared scored work dir (same args)
+    ref, args = seg_demo_scored
 
     run = str(tmp_path / 'run')
     proc = subprocess.Popen(

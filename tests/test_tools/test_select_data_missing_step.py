@@ -6,9 +6,6 @@ import subprocess
 import sys
 
 import pytest
-from selection_utils import LABELED, UNLABELED, tool_cfg_file
-
-from s5_mm.selection import list_pool
 
 
 def run_tool(*args):
@@ -24,19 +21,12 @@ def assert_names_step(proc, missing, step):
     assert f'`tools/select_data.py {step} ' in last
 
 
-@pytest.fixture(scope='module')
-def scored(seg_demo_checkpoint, tmp_path_factory):
-    """A work dir whose unlabeled pool (8 images) and labeled set are
-    scored by the tool's score step."""
-    root = tmp_path_factory.mktemp('scored')
-    pool_list = str(root / 'pool.txt')
-    with open(pool_list, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(list_pool(UNLABELED)[:8]) + '\n')
-    work = str(root / 'w')
-    proc = run_tool('score', tool_cfg_file(root), seg_demo_checkpoint, '--work-dir',
-                    work, '--pool-root', UNLABELED, '--pool-list', pool_list,
-                    '--labeled-root', LABELED, '--num-workers', '0')
-    assert proc.returncode == 0, proc.stderr[-3000:]
+@pytest.fixture
+def scored(seg_demo_scored, tmp_path):
+    """A copy of the shared work dir whose unlabeled pool (72 images) and
+    labeled set are scored by the tool's score step."""
+    work = str(tmp_path / 'scored')
+    shutil.copytree(seg_demo_scored[0], work)
     return work
 
 
@@ -62,9 +52,8 @@ def test_cluster_without_the_labeled_set(scored, tmp_path):
     assert '--labeled-root' in proc.stderr.strip().splitlines()[-1]
 
 
-def test_select_before_cluster_then_in_order(scored, tmp_path):
-    work = str(tmp_path / 'w')
-    shutil.copytree(scored, work)
+def test_select_before_cluster_then_in_order(scored):
+    work = scored
     assert_names_step(
         run_tool('select', '--work-dir', work, '--budget', '4'),
         osp.join(work, 'clusters', 'clusters.json'), 'cluster')
@@ -73,6 +62,6 @@ def test_select_before_cluster_then_in_order(scored, tmp_path):
     assert 'labeled cluster sizes: [' in proc.stderr
     proc = run_tool('select', '--work-dir', work, '--budget', '4')
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'selected 4 of 8 images' in proc.stderr
+    assert 'selected 4 of 72 images' in proc.stderr
     with open(osp.join(work, 'selection', 'split.txt'), encoding='utf-8') as f:
         assert len(f.read().splitlines()) == 4

@@ -3,6 +3,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 CONFIG = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
@@ -29,9 +30,15 @@ def _load(path):
     return torch.load(path, map_location='cpu', weights_only=True)
 
 
-def test_train_checkpoint_and_resume(tmp_path):
-    full, resumed = tmp_path / 'full', tmp_path / 'resumed'
-    log = _train(full)
+@pytest.fixture(scope='module')
+def full_run(tmp_path_factory):
+    """One uninterrupted 4-iteration tools/train.py run: (work dir, log)."""
+    full = tmp_path_factory.mktemp('full')
+    return full, _train(full)
+
+
+def test_train_checkpoint_and_resume(full_run, tmp_path):
+    (full, log), resumed = full_run, tmp_path / 'resumed'
     assert 'mIoU' in log  # evaluated at the end
     for it in (2, 4):
         assert osp.isfile(full / f'iter_{it}.pth')
@@ -57,9 +64,8 @@ def test_train_checkpoint_and_resume(tmp_path):
                                    atol=1e-7, rtol=1e-5)
 
 
-def test_test_tool_reports_metric(tmp_path):
-    work = tmp_path / 'train'
-    _train(work)
+def test_test_tool_reports_metric(full_run, tmp_path):
+    work = full_run[0]
     proc = subprocess.run(
         [sys.executable, 'tools/test.py', CONFIG, str(work / 'iter_4.pth'),
          '--work-dir', str(tmp_path / 'test')],
