@@ -36,8 +36,8 @@ def image_demo(repo_root):
     return image_demo
 
 
-def test_demo_draws_the_datasets_prediction(trained_moe_mdf, tmp_path, repo_root,
-                                            image_demo):
+def test_demo_draws_the_datasets_prediction(trained_moe_mdf, tmp_path,
+                                            repo_root, image_demo):
     cfg, runner, cfg_path, ckpt = trained_moe_mdf
     out = str(tmp_path / 'loveda.png')
     proc = run(['demo/image_demo.py', IMG, cfg_path, ckpt, '--dataset',
@@ -93,7 +93,8 @@ def test_demo_single_dataset_model(tmp_path, image_demo):
     assert mmcv.imread(out).shape == (1024, 1024, 3)
 
 
-def test_export_dense_predicts_like_moe_mdf(trained_moe_mdf, tmp_path, repo_root):
+def test_export_dense_predicts_like_moe_mdf(trained_moe_mdf, tmp_path,
+                                            repo_root):
     """The dense single-dataset model exported for loveda predicts what the
     MoE-MDF model predicts for loveda."""
     cfg, runner, cfg_path, ckpt = trained_moe_mdf

@@ -27,13 +27,22 @@ def test_interrupted_then_resumed_run_is_byte_identical(
     paths = list_pool(UNLABELED)[:40]
     kw = dict(shard_size=8, batch_size=4, progress=False)
     ref = str(tmp_path / 'ref')
-    assert score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, ref, **kw)['complete']
+    assert score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, ref,
+                      **kw)['complete']
 
     run = str(tmp_path / 'run')
-    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, run, max_shards=2,
+    stats = score_pool(seg_demo_model,
+                       seg_demo_pipeline,
+                       UNLABELED,
+                       paths,
+                       run,
+                       max_shards=2,
                        **kw)
-    assert stats == dict(shards_scored=2, images_scored=16, images_rejected=0,
-                         shards_left=3, complete=False)
+    assert stats == dict(shards_scored=2,
+                         images_scored=16,
+                         images_rejected=0,
+                         shards_left=3,
+                         complete=False)
     assert not osp.exists(osp.join(run, 'features.npy'))
     # what a kill in the middle of shard 2 leaves behind: some of its files
     # (here a truncated one) without the done marker, and a temp file
@@ -46,7 +55,8 @@ def test_interrupted_then_resumed_run_is_byte_identical(
     mtimes = {n: os.stat(osp.join(shards, n)).st_mtime_ns for n in done
               if n.startswith(('000000', '000001'))}
 
-    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, run, **kw)
+    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths,
+                       run, **kw)
     assert stats['shards_scored'] == 3 and stats['complete']
     # finished shards were not redone
     for n, t in mtimes.items():
@@ -59,13 +69,24 @@ def test_interrupted_then_resumed_run_is_byte_identical(
                                osp.join(shards, name), shallow=False), name
 
 
-def test_resume_with_other_settings_is_refused(seg_demo_model, seg_demo_pipeline, tmp_path):
+def test_resume_with_other_settings_is_refused(seg_demo_model,
+                                               seg_demo_pipeline, tmp_path):
     paths = list_pool(UNLABELED)[:8]
     out = str(tmp_path / 'run')
-    score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, out, shard_size=8,
+    score_pool(seg_demo_model,
+               seg_demo_pipeline,
+               UNLABELED,
+               paths,
+               out,
+               shard_size=8,
                progress=False)
     try:
-        score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, out, shard_size=4,
+        score_pool(seg_demo_model,
+                   seg_demo_pipeline,
+                   UNLABELED,
+                   paths,
+                   out,
+                   shard_size=4,
                    progress=False)
     except ValueError as e:
         assert 'shard_size' in str(e) and 'use another work dir' in str(e)

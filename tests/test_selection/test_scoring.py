@@ -19,12 +19,19 @@ def _read(path):
         return f.read()
 
 
-def test_scorer_writes_one_row_per_image(seg_demo_model, seg_demo_pipeline, tmp_path):
+def test_scorer_writes_one_row_per_image(seg_demo_model, seg_demo_pipeline,
+                                         tmp_path):
     paths = list_pool(UNLABELED)
     assert len(paths) == 72  # 70 RSSCN7 scenes in 7 folders + 2 jpgs
     out = str(tmp_path / 'unl')
-    stats = score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, out,
-                       shard_size=32, batch_size=8, progress=False)
+    stats = score_pool(seg_demo_model,
+                       seg_demo_pipeline,
+                       UNLABELED,
+                       paths,
+                       out,
+                       shard_size=32,
+                       batch_size=8,
+                       progress=False)
     assert stats['complete'] and stats['images_scored'] == 72
     scores = np.load(osp.join(out, 'scores.npy'))
     assert scores['index'].tolist() == list(range(72))
@@ -52,13 +59,20 @@ def _pool_with_bad_files(tmp_path):
     return str(root)
 
 
-def test_corrupt_images_land_in_rejects(seg_demo_model, seg_demo_pipeline, tmp_path):
+def test_corrupt_images_land_in_rejects(seg_demo_model, seg_demo_pipeline,
+                                        tmp_path):
     root = _pool_with_bad_files(tmp_path)
     paths = list_pool(root)
     assert paths[0] == 'broken.jpg' and 'grass/empty.png' in paths
     out = str(tmp_path / 'skip')
-    stats = score_pool(seg_demo_model, seg_demo_pipeline, root, paths, out, shard_size=4,
-                       batch_size=2, progress=False)
+    stats = score_pool(seg_demo_model,
+                       seg_demo_pipeline,
+                       root,
+                       paths,
+                       out,
+                       shard_size=4,
+                       batch_size=2,
+                       progress=False)
     assert stats['images_scored'] == 4 and stats['images_rejected'] == 2
     rejects = [ln.split('\t') for ln in
                _read(osp.join(out, 'rejects.tsv')).splitlines()]
@@ -71,24 +85,36 @@ def test_corrupt_images_land_in_rejects(seg_demo_model, seg_demo_pipeline, tmp_p
     assert np.load(osp.join(out, 'features.npy')).shape == (4, 64)
 
 
-def test_corrupt_image_stops_the_run_when_asked(seg_demo_model, seg_demo_pipeline, tmp_path):
+def test_corrupt_image_stops_the_run_when_asked(seg_demo_model,
+                                                seg_demo_pipeline, tmp_path):
     root = _pool_with_bad_files(tmp_path)
     out = str(tmp_path / 'stop')
     with pytest.raises(RuntimeError, match=r'cannot score .*broken\.jpg'):
-        score_pool(seg_demo_model, seg_demo_pipeline, root, list_pool(root), out,
-                   shard_size=4, batch_size=2, on_error='stop',
+        score_pool(seg_demo_model,
+                   seg_demo_pipeline,
+                   root,
+                   list_pool(root),
+                   out,
+                   shard_size=4,
+                   batch_size=2,
+                   on_error='stop',
                    progress=False)
     shard_rejects = _read(osp.join(out, 'shards', '000000.rejects.tsv'))
     assert shard_rejects.startswith('broken.jpg\t')
     assert not osp.exists(osp.join(out, 'shards', '000000.done.json'))
 
 
-def test_score_batch_excludes_padding_and_pools_the_backbone(seg_demo_model, seg_demo_pipeline):
+def test_score_batch_excludes_padding_and_pools_the_backbone(
+        seg_demo_model, seg_demo_pipeline):
     # demo.jpg is 1024x1024 -> 64x64; dota_demo.jpg 1616x1565 -> 64x62, so
     # in one batch the second image gets 2 padded columns
-    samples = [seg_demo_pipeline(dict(img_path=osp.join(UNLABELED, n), seg_fields=[],
-                             reduce_zero_label=False))
-               for n in ('demo.jpg', 'dota_demo.jpg')]
+    samples = [
+        seg_demo_pipeline(
+            dict(img_path=osp.join(UNLABELED, n),
+                 seg_fields=[],
+                 reduce_zero_label=False))
+        for n in ('demo.jpg', 'dota_demo.jpg')
+    ]
     assert samples[1]['inputs'].shape[-2:] == (62, 64) or \
         samples[1]['inputs'].shape[-2:] == (64, 62)
     recorder = FeatureRecorder(seg_demo_model, 'backbone', -1)

@@ -30,15 +30,17 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_tool_all_writes_split_scores_and_report(select_data, seg_demo_checkpoint,
+def test_tool_all_writes_split_scores_and_report(select_data,
+                                                 seg_demo_checkpoint,
                                                  tmp_path):
     work = str(tmp_path / 'w')
     split = str(tmp_path / 'unlabeled_split.txt')
     select_data.main([
-        'all', tool_cfg_file(tmp_path), seg_demo_checkpoint, '--work-dir', work,
-        '--pool-root', UNLABELED, '--labeled-root', LABELED,
-        '--shard-size', '16', '--num-workers', '0', '--num-clusters', '3',
-        '--budget', '20', '--quota-mode', 'equal', '--split-file', split
+        'all',
+        tool_cfg_file(tmp_path), seg_demo_checkpoint, '--work-dir', work,
+        '--pool-root', UNLABELED, '--labeled-root', LABELED, '--shard-size',
+        '16', '--num-workers', '0', '--num-clusters', '3', '--budget', '20',
+        '--quota-mode', 'equal', '--split-file', split
     ])
     sel = osp.join(work, 'selection')
     with open(split, encoding='utf-8') as f:
