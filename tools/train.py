@@ -16,7 +16,7 @@ import os.path as osp
 import s5_mm  # noqa: F401  (checks the stack, registers s5_mm components)
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import Runner
 
 from s5_mm.utils.checkpoint import enable_strict_loading
 from s5_mm.utils.dist import prepare_cpu_distributed
@@ -88,8 +88,9 @@ def main():
     if args.resume == 'auto':
         cfg.load_from = None
         # cluster jobs pass --resume on every (re)start: the first start has
-        # nothing to resume, and says so
-        cfg.resume = find_latest_checkpoint(cfg.work_dir) is not None
+        # nothing to resume (no last_checkpoint file, which mmengine's
+        # auto-resume reads), and says so
+        cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
         if not cfg.resume:
             fresh_start = (f'--resume: no checkpoint in {cfg.work_dir} (no '
                            'last_checkpoint file), starting from iteration 0')
