@@ -78,9 +78,11 @@ def test_missing_and_unexpected_keys_are_listed():
 def test_dense_vit_loads_strictly_into_moe_vit():
     """The pre-hook maps dense fc2 into shared + experts: not a mismatch,
     and the MoE model then computes the dense ViT exactly."""
-    dense = _vit(64).eval()
+    dense = _vit(64)
     moe = MoEViT(dataset_names=['a', 'b'], expert_channels=16, embed_dims=64,
-                 **VIT).eval()
+                 **VIT)
+    dense.eval()  # mmseg's ViT.train() returns None: no chaining
+    moe.eval()
     report = load_state_dict_strict(moe, dense.state_dict())
     assert report.exact
     x = torch.randn(2, 3, 32, 32)

@@ -13,7 +13,8 @@ def moe():
     model = MoEViT(dataset_names=['potsdam', 'loveda', 'isaid'],
                    expert_channels=8, img_size=(32, 32), patch_size=8,
                    embed_dims=32, num_layers=2, num_heads=2,
-                   out_indices=(1, )).eval()
+                   out_indices=(1, ))
+    model.eval()
     with torch.no_grad():  # experts that differ, so routing shows
         for layer in model.layers:
             for k, expert in enumerate(layer.ffn.experts):
