@@ -15,7 +15,7 @@ import s5_mm  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from s5_mm.utils.checkpoint import enable_strict_loading
+from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 
 
@@ -79,7 +79,7 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    enable_strict_loading(cfg, args.allow_partial_load)
+    prepare_tool_cfg(cfg, args.allow_partial_load)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()

@@ -18,7 +18,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from s5_mm.utils.checkpoint import enable_strict_loading
+from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 
 
@@ -100,7 +100,7 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
-    enable_strict_loading(cfg, args.allow_partial_load)
+    prepare_tool_cfg(cfg, args.allow_partial_load)
 
     prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:

@@ -3,8 +3,7 @@ from .compat import allow_mmengine_checkpoints, check_versions
 # imported lazily: ``import s5_mm`` runs the version guard in compat before
 # anything imports mmengine
 _CHECKPOINT_API = ('CheckpointMismatchError', 'LoadReport',
-                   'enable_strict_loading', 'load_checkpoint_strict',
-                   'load_state_dict_strict')
+                   'load_checkpoint_strict', 'load_state_dict_strict')
 
 __all__ = ['allow_mmengine_checkpoints', 'check_versions', *_CHECKPOINT_API]
 

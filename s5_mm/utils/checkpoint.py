@@ -220,19 +220,3 @@ def load_checkpoint_strict(
                            logger=logger)
     return checkpoint
 
-
-def enable_strict_loading(cfg, allow_partial: bool = False) -> None:
-    """Add :class:`~s5_mm.engine.hooks.StrictLoadHook` to ``cfg``'s
-    ``default_hooks`` (unless the config sets ``strict_load`` itself, e.g.
-    to None to turn it off) and set ``allow_partial_load`` when
-    ``allow_partial`` (the tools' ``--allow-partial-load``).
-
-    Args:
-        cfg (mmengine.Config): The run's config, updated in place.
-        allow_partial (bool): Set ``cfg.allow_partial_load = True``.
-    """
-    if cfg.get('default_hooks') is None:
-        cfg.default_hooks = dict()
-    cfg.default_hooks.setdefault('strict_load', dict(type='StrictLoadHook'))
-    if allow_partial:
-        cfg.allow_partial_load = True
