@@ -1,8 +1,11 @@
 """Test (evaluate) a checkpoint with an s5_mm / mmseg / mmrotate config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
-                         [--show-dir DIR] [--cfg-options k=v ...]
-                         [--launcher pytorch|slurm|mpi]
+                         [--show-dir DIR] [--allow-partial-load]
+                         [--cfg-options k=v ...] [--launcher pytorch|slurm|mpi]
+
+The checkpoint loads strictly: one that does not fit the model is an error
+(docs/reliability.md).
 """
 import argparse
 import os
@@ -12,6 +15,7 @@ import s5_mm  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 
 
@@ -23,6 +27,10 @@ def parse_args():
     parser.add_argument('--out', help='dir to dump the raw predictions (mmseg only)')
     parser.add_argument('--show-dir', help='dir to save painted predictions')
     parser.add_argument('--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--allow-partial-load', action='store_true',
+        help='test even if the checkpoint does not fit the model (missing, '
+        'unexpected or reshaped weights keep their initialisation)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -71,6 +79,7 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    prepare_tool_cfg(cfg, args.allow_partial_load)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()

@@ -2,7 +2,11 @@
 
 Same flags as mmseg's tools/train.py:
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                          [--cfg-options k=v ...] [--launcher pytorch|slurm|mpi]
+                          [--allow-partial-load] [--cfg-options k=v ...]
+                          [--launcher pytorch|slurm|mpi]
+
+Checkpoints (``load_from``, ``--resume``) load strictly: a checkpoint that
+does not fit the model is an error (docs/reliability.md).
 """
 import argparse
 import logging
@@ -14,6 +18,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 
 
@@ -28,6 +33,11 @@ def parse_args():
         const='auto',
         help='resume from the given checkpoint; without a path, from the '
         'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--allow-partial-load', action='store_true',
+        help='let load_from / --resume load a checkpoint that does not fit '
+        'the model (missing, unexpected or reshaped weights keep their '
+        'initialisation), e.g. for a new head; sets allow_partial_load=True')
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic mixed precision training')
@@ -74,14 +84,23 @@ def main():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
+    fresh_start = None
     if args.resume == 'auto':
-        cfg.resume = True
         cfg.load_from = None
+        # cluster jobs pass --resume on every (re)start: the first start has
+        # nothing to resume (no last_checkpoint file, which mmengine's
+        # auto-resume reads), and says so
+        cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
+        if not cfg.resume:
+            fresh_start = (f'--resume: no checkpoint in {cfg.work_dir} (no '
+                           'last_checkpoint file), starting from iteration 0')
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume = True
         cfg.load_from = args.resume
+
+    prepare_tool_cfg(cfg, args.allow_partial_load)
 
     prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
@@ -89,6 +108,8 @@ def main():
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    if fresh_start is not None:
+        runner.logger.info(fresh_start)
     runner.train()
 
 

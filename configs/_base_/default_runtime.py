@@ -13,3 +13,10 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
+# s5_mm reliability hooks (docs/reliability.md): RNG states in checkpoints
+# for an exact resume, and checkpoint loading that refuses mismatching weights
+# (set allow_partial_load = True, or --allow-partial-load, for a new head)
+default_hooks = dict(
+    rng_state=dict(type='RNGStateHook'),
+    strict_load=dict(type='StrictLoadHook'))
+allow_partial_load = False

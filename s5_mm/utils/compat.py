@@ -2,9 +2,11 @@
 
 Two things live here, both run once on ``import s5_mm``:
 
-* :func:`check_versions` compares the installed mmcv / mmengine / mmseg /
-  mmdet / mmpretrain / mmrotate with the ranges s5_mm supports and raises
-  ONE message listing what is installed, what is needed and how to fix it.
+* :func:`check_versions` compares the installed numpy / mmcv / mmengine /
+  mmseg / mmdet / mmpretrain / mmrotate with the ranges s5_mm supports and
+  raises ONE message listing what is installed, what is needed and how to
+  fix it. (numpy 2 breaks mmcv 2.1's colour transforms at the first
+  training iteration, hence its upper bound.)
   mmcv without compiled ops (``mmcv-lite``, or a build without
   ``MMCV_WITH_OPS=1``) gets its own message, since mmrotate needs the ops.
 * :func:`allow_mmengine_checkpoints` makes ``torch.load(weights_only=True)``
@@ -14,16 +16,20 @@ Two things live here, both run once on ``import s5_mm``:
   ``getattr(HistoryBuffer, 'mean')``-style references), so
   ``load_checkpoint`` and ``Runner.resume`` work with no environment
   variable and without turning the safe loader off. Only these types are
-  allow-listed; arbitrary pickles are still refused.
+  allow-listed; arbitrary pickles are still refused. numpy's pickling
+  functions are allowed under both module paths, ``numpy.core`` (numpy 1.x)
+  and ``numpy._core`` (numpy 2.x), so checkpoints move between them.
 """
 import importlib.metadata
 import importlib.util
+import sys
 from typing import Dict, List, Optional, Tuple
 
 from packaging.version import Version
 
 # module -> (minimum inclusive, maximum exclusive, distributions that provide it)
 SUPPORTED: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
+    'numpy': ('1.22.0', '2.0.0', ('numpy', )),
     'mmcv': ('2.0.0', '2.2.0', ('mmcv', 'mmcv-full')),
     'mmengine': ('0.10.0', '1.0.0', ('mmengine', 'mmengine-lite')),
     'mmseg': ('1.2.0', '1.3.0', ('mmsegmentation', )),
@@ -32,7 +38,8 @@ SUPPORTED: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
     'mmrotate': ('1.0.0rc1', '1.1.0', ('mmrotate', 'mmrotate-dev')),
 }
 
-FIX_HINT = ('Fix: run `bash tools/setup_env.sh` from the s5_mm repository '
+FIX_HINT = ('Fix: `pip install "numpy>=1.22,<2"` for numpy (pip may pull '
+            'numpy 2 in with other packages); for the rest, run `bash tools/setup_env.sh` from the s5_mm repository '
             '(CPU; builds mmcv 2.1.0 with ops), or on a GPU cluster: '
             '`pip install -U openmim && mim install "mmcv==2.1.0" && '
             'pip install -r requirements/mminstall.txt`.')
@@ -41,9 +48,14 @@ FIX_HINT = ('Fix: run `bash tools/setup_env.sh` from the s5_mm repository '
 def _get_version(module: str) -> Optional[str]:
     """Installed version of ``module``'s distribution, None if absent.
 
-    Read from package metadata, so nothing is imported (importing mmseg with
+    An already imported module reports its own ``__version__`` (the code
+    that runs, e.g. numpy, which torch imports). Otherwise the version is
+    read from package metadata, so nothing is imported (importing mmseg with
     a wrong mmcv would fail with mmseg's own, less helpful assertion).
     """
+    loaded = sys.modules.get(module)
+    if getattr(loaded, '__version__', None) is not None:
+        return loaded.__version__
     for dist in SUPPORTED[module][2]:
         try:
             return importlib.metadata.version(dist)
@@ -92,6 +104,10 @@ def check_versions() -> Dict[str, str]:
     return found
 
 
+#: the module numpy's array pickles name, in numpy 1.x and 2.x
+NUMPY_CORE_PATHS = ('numpy.core.multiarray', 'numpy._core.multiarray')
+
+
 def allow_mmengine_checkpoints() -> None:
     """Allow-list the types mmengine stores in checkpoints for torch's safe
     loader (``torch.load(..., weights_only=True)``).
@@ -107,11 +123,13 @@ def allow_mmengine_checkpoints() -> None:
     from mmengine.logging import HistoryBuffer
 
     safe = [HistoryBuffer, ConfigDict, np.ndarray, np.dtype]
-    if Version(np.__version__) >= Version('2.0.0'):
-        multiarray = importlib.import_module('numpy._core.multiarray')
-    else:
-        multiarray = importlib.import_module('numpy.core.multiarray')
-    safe += [multiarray._reconstruct, multiarray.scalar]
+    # numpy 1.x pickles these as numpy.core.multiarray.*, numpy 2.x as
+    # numpy._core.multiarray.*: allow both names for the running functions
+    multiarray = importlib.import_module(
+        NUMPY_CORE_PATHS[Version(np.__version__) >= Version('2.0.0')])
+    for func in ('_reconstruct', 'scalar'):
+        for path in NUMPY_CORE_PATHS:
+            safe.append((getattr(multiarray, func), f'{path}.{func}'))
     # numpy >= 1.25 pickles dtypes through their classes (np.dtypes.Float64DType ...)
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

@@ -6,9 +6,10 @@ import os.path as osp
 import pickle
 from collections import OrderedDict
 from types import ModuleType
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 from mmseg.models.backbones import VisionTransformer
@@ -73,7 +74,9 @@ def save_state_dict(state_dict: StateDict, path: str,
                     meta: Optional[dict] = None) -> None:
     """Save ``{'state_dict': ..., 'meta': ...}`` (what mmengine loads)."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    torch.save({'state_dict': state_dict, 'meta': dict(meta or {})}, path)
+    tmp = f'{path}.tmp{os.getpid()}'  # never leave a half-written file
+    torch.save({'state_dict': state_dict, 'meta': dict(meta or {})}, tmp)
+    os.replace(tmp, path)
     print_log(f'saved {len(state_dict)} tensors to {path}', logger='current')
 
 
@@ -99,3 +102,31 @@ def resize_pos_embed(pos_embed: torch.Tensor, grid: Tuple[int, int],
               logger='current')
     return VisionTransformer.resize_pos_embed(pos_embed, tuple(grid),
                                               (side, side), mode)
+
+
+def check_fits(state_dict: StateDict, config: Union[str, Config, dict],
+               part: Optional[str] = None,
+               source: str = 'the converted weights') -> None:
+    """Build the model of ``config`` (or its sub-module ``part``, e.g.
+    ``'backbone'``) and load ``state_dict`` into it strictly.
+
+    Raises:
+        s5_mm.utils.CheckpointMismatchError: listing missing / unexpected
+            keys and shape mismatches, when the weights do not fit exactly.
+    """
+    import s5_mm  # noqa: F401  (registers s5_mm models)
+    from mmengine.registry import MODELS, DefaultScope
+
+    from s5_mm.utils import load_state_dict_strict
+    if isinstance(config, str):
+        config = Config.fromfile(config)
+    model_cfg = config['model'] if 'model' in config else config
+    scope = config.get('default_scope') or 'mmseg'
+    # the root registry builds from the registry of the config's scope
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(model_cfg)
+    if part:
+        model = getattr(model, part)
+    load_state_dict_strict(model, state_dict, source=source)
+    print_log(f'{source}: all {len(state_dict)} tensors fit '
+              f'{type(model).__name__} exactly', logger='current')

@@ -36,7 +36,8 @@ from collections import OrderedDict
 from typing import Any, Dict, Optional, Tuple
 
 import torch
-from ckpt_utils import StateDict, load_state_dict, save_state_dict
+from ckpt_utils import (StateDict, check_fits, load_state_dict,
+                        save_state_dict)
 from mmengine.config import Config
 from mmengine.logging import print_log
 
@@ -357,10 +358,13 @@ def export(config: str, checkpoint: str, dataset: str, out_dir: str,
     cfg = Config.fromfile(config)
     model, state = export_model(cfg.model.to_dict(),
                                 load_state_dict(checkpoint, trust), dataset)
+    exported = export_config(cfg, model, dataset)
+    # the exported weights must load exactly into the exported model
+    check_fits(state, exported, source=f'weights exported for {dataset}')
     os.makedirs(out_dir, exist_ok=True)
     cfg_path = osp.join(out_dir, f'{dataset}.py')
     ckpt_path = osp.join(out_dir, f'{dataset}.pth')
-    export_config(cfg, model, dataset).dump(cfg_path)
+    exported.dump(cfg_path)
     save_state_dict(state, ckpt_path,
                     meta=dict(exported_from=checkpoint, dataset=dataset))
     return cfg_path, ckpt_path

@@ -20,8 +20,8 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from ckpt_utils import (StateDict, load_state_dict, mmseg_converter,
-                        resize_pos_embed, save_state_dict)
+from ckpt_utils import (StateDict, check_fits, load_state_dict,
+                        mmseg_converter, resize_pos_embed, save_state_dict)
 from mmengine.logging import print_log
 
 # MAE pre-training decoder, classification head and its pooling norm
@@ -101,6 +101,11 @@ def parse_args():
     parser.add_argument(
         '--trust-checkpoint', action='store_true',
         help='unpickle non-tensor objects (only for trusted files)')
+    parser.add_argument(
+        '--check-config', metavar='CONFIG',
+        help='config of the target model: the output must load into '
+        'the backbone exactly (no missing, unexpected or '
+        'reshaped weights), else the converter stops before writing')
     return parser.parse_args()
 
 
@@ -112,6 +117,9 @@ def main():
     state = convert_mae(
         load_state_dict(args.src, trust=args.trust_checkpoint), img_size,
         args.patch_size)
+    if args.check_config:
+        check_fits(state, args.check_config, part='backbone',
+                   source=f'{args.src} converted')
     save_state_dict(state, args.dst, meta=dict(converted_from=args.src))
 
 

@@ -33,7 +33,7 @@ from collections import OrderedDict
 from typing import Dict, Tuple
 
 import torch
-from ckpt_utils import (StateDict, grid_of, load_state_dict,
+from ckpt_utils import (StateDict, check_fits, grid_of, load_state_dict,
                         save_state_dict)
 
 # authors' neck (inside their ViT) -> Feature2PyramidLN / Feature2Pyramid
@@ -146,6 +146,12 @@ def parse_args():
     parser.add_argument(
         '--trust-checkpoint', action='store_true',
         help='unpickle non-tensor objects (only for trusted files)')
+    parser.add_argument(
+        '--check-config', metavar='CONFIG',
+        help='config of the target model: the output must load into '
+        'the model (its backbone with --backbone-only) exactly (no '
+        'missing, unexpected or reshaped weights), else the converter '
+        'stops before writing')
     return parser.parse_args()
 
 
@@ -156,6 +162,10 @@ def main():
         state = OrderedDict((k[len('backbone.'):], v)
                             for k, v in state.items()
                             if k.startswith('backbone.'))
+    if args.check_config:
+        check_fits(state, args.check_config,
+                   part='backbone' if args.backbone_only else None,
+                   source=f'{args.src} converted')
     save_state_dict(state, args.dst, meta=dict(converted_from=args.src))
 
 

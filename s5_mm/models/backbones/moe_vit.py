@@ -23,9 +23,13 @@ from mmseg.models.backbones.vit import (TransformerEncoderLayer,
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from s5_mm.models.utils.routing import dataset_ids_from_names
+
 # One contiguous run of samples (after sorting the batch by dataset id) that
 # shares an expert: (expert id, first sample, end sample).
 ExpertGroups = Tuple[Tuple[int, int, int], ...]
+#: dataset of each sample: ids or names, per sample or for the whole batch
+DatasetIds = Union[Tensor, int, str, Sequence[Union[int, str]], None]
 
 
 class MoEFFN(FFN):
@@ -239,11 +243,19 @@ class MoEViT(VisionTransformer):
                 pos, grid, (side, side), self.interpolate_mode)
         load_state_dict(self, state, strict=False, logger='current')
 
-    def _expert_groups(self, dataset_ids: Union[Tensor, int, None],
-                       batch_size: int
+    def _expert_groups(self, dataset_ids: DatasetIds, batch_size: int
                        ) -> Tuple[ExpertGroups, Optional[Tensor]]:
         """Validate ids; return the groups and the sorting permutation."""
         names = self.dataset_names
+        if isinstance(dataset_ids, str):
+            dataset_ids = int(dataset_ids_from_names([dataset_ids], names)[0])
+        elif isinstance(dataset_ids, (list, tuple)) and any(
+                isinstance(i, str) for i in dataset_ids):
+            if not all(isinstance(i, str) for i in dataset_ids):
+                raise ValueError(
+                    'dataset_ids mixes names and ids: pass all names (of '
+                    f'{names}) or all ids, got {list(dataset_ids)}')
+            dataset_ids = dataset_ids_from_names(dataset_ids, names)
         if dataset_ids is None:
             if len(names) > 1:
                 raise ValueError(
@@ -278,16 +290,17 @@ class MoEViT(VisionTransformer):
                 start = end
         return tuple(groups), perm
 
-    def forward(self,
-                inputs: Tensor,
-                dataset_ids: Union[Tensor, int, None] = None) -> tuple:
+    def forward(self, inputs: Tensor, dataset_ids: DatasetIds = None) -> tuple:
         """Forward with every sample routed to its dataset's expert.
 
         Args:
             inputs (Tensor): Images of shape (B, C, H, W).
-            dataset_ids (Tensor | int, optional): Dataset id (position in
-                ``dataset_names``) per sample, shape (B,), or one int for the
-                whole batch. May be omitted with a single dataset.
+            dataset_ids (Tensor | int | str | Sequence, optional): Dataset
+                per sample: ids (positions in ``dataset_names``) as a tensor
+                or list of shape (B,), or names as a list of B str; or one id
+                or name for the whole batch. May be omitted with a single
+                dataset. An unknown name is a ValueError listing the
+                known ones.
 
         Returns:
             tuple: The feature maps of VisionTransformer, in input order.
