@@ -7,6 +7,7 @@
 # Training as S5's S4P labeled branch: random rescale 0.5-2.0, 512 crop
 # (padded with ignore by the data preprocessor), horizontal + vertical flip.
 isaid_data_root = 'data/iSAID'
+isaid_num_classes = 16  # background + 15 object classes
 isaid_crop_size = (512, 512)
 isaid_geometric_pipeline = [
     dict(type='RandomResize', scale=isaid_crop_size, ratio_range=(0.5, 2.0),
@@ -17,14 +18,14 @@ isaid_geometric_pipeline = [
 ]
 isaid_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadCheckedAnnotations', num_classes=isaid_num_classes),
     *isaid_geometric_pipeline,
     dict(type='PackSegInputs'),
 ]
 isaid_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=isaid_crop_size, keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadCheckedAnnotations', num_classes=isaid_num_classes),
     dict(type='PackSegInputs'),
 ]
 isaid_train_dataset = dict(
