@@ -48,7 +48,7 @@ def datasets(names=('vaihingen', 'loveda')):
                           data_prefix=dict(img_path='img_dir',
                                            seg_map_path='ann_dir'),
                           pipeline=pipeline))
-    return dict(type='ConcatDataset', datasets=parts)
+    return dict(type='mmdet.ConcatDataset', datasets=parts)
 
 
 def test_each_head_against_its_own_dataset():
@@ -63,12 +63,11 @@ def test_each_head_against_its_own_dataset():
         ('decode_heads.vaihingen', 6, 'vaihingen'),
         ('decode_heads.loveda', 9, 'loveda')}
     problems = class_count_problems(heads, leaves, model.dataset_names)
-    assert [p.message.split(':')[0] for p in problems] == [
+    assert len(problems) == 1 and problems[0].rule == 'num_classes'
+    assert problems[0].message.startswith(
         "model head decode_heads.loveda has num_classes=9 but dataset "
         "'loveda' (LoveDADataset, data_root='tests/data/loveda', "
-        'train_dataloader.dataset.datasets[1]) has 7 classes (...)'
-        .replace(' (...)', ' (' + ', '.join(
-            repr(c) for c in leaves[1].classes) + ')')]
+        'train_dataloader.dataset.datasets[1]) has 7 classes')
     assert class_count_problems(model_heads(MODELS.build(tiny_model(7))),
                                 leaves, model.dataset_names) == []
     # a labeled dataset without a name has no head in a routed model
@@ -104,6 +103,7 @@ def test_every_shipped_config_fits_its_datasets(path):
     """Config level (no data needed): heads vs classes, and the
     LoadCheckedAnnotations num_classes of every labeled pipeline."""
     cfg = Config.fromfile(path)
+    assert cfg.default_hooks.dataset_check.type == 'DatasetClassCheckHook'
     specs = find_datasets(cfg)
     from s5_mm.engine.runner.multi_dataset_loops import pipeline_dataset_name
     leaves = [
