@@ -1,8 +1,9 @@
 # iSAID as semantic segmentation (16 classes incl. background) through mmseg's
-# iSAIDDataset, cut into 512x512 patches by mmseg's converter:
+# iSAIDDataset, cut into 512x512 patches by s5_mm's converter (mmseg's
+# renumbers the labels under Pillow >= 11; see docs/datasets.md):
 #   python tools/dataset_converters/isaid.py /path/to/iSAID -o data/iSAID \
 #       --patch_width 512 --patch_height 512 --overlap_area 128
-# (mmseg's tools/, from the mmsegmentation repository). Only `isaid_`-prefixed
+# Only `isaid_`-prefixed
 # variables are defined, so this file combines with other dataset files.
 # Training as S5's S4P labeled branch: random rescale 0.5-2.0, 512 crop
 # (padded with ignore by the data preprocessor), horizontal + vertical flip.

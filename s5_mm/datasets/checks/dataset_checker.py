@@ -233,6 +233,8 @@ def check_one(spec: DatasetSpec, workers: int = 1,
             entry[key].append(f._asdict())
         if bar is not None:
             bar.update()
+    if bar is not None:
+        bar.file.write('\n')
     classes = info.get('classes', ())
     entry['empty'] = empty
     if spec.kind != 'images' and classes:
