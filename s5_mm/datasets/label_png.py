@@ -6,7 +6,7 @@ decodes it (``mmcv.imfrombytes(..., 'unchanged', backend='pillow')``) and
 compared pixel for pixel before it gets its final name (write to
 ``PATH.tmp``, then ``os.replace``), so a file under its final name is always
 complete and correct. Saving with ``Image.fromarray(label, mode='P')``, as
-mmseg's iSAID converter does, renumbers the values under Pillow >= 11.
+mmseg's iSAID converter does, renumbers the values under Pillow 13.
 """
 import os
 

@@ -1,7 +1,6 @@
 """tools/analysis_tools/check_dataset.py: one planted defect of each kind is
 listed with its file and rule (exit 1); the bundled data passes (exit 0)."""
 import json
-import os
 import os.path as osp
 import shutil
 import subprocess

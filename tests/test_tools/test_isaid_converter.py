@@ -121,14 +121,19 @@ def check_patches(out, split, patch_h, patch_w, overlap):
     return classes, windows
 
 
-def test_official_zips_every_patch_equals_the_raw_window(tmp_path):
-    raw = official_layout(tmp_path / 'raw')
-    out = tmp_path / 'out'
+def convert_cli(tool, raw, out):
+    """Run a converter's command line with the S4P patch settings."""
     proc = subprocess.run(
-        [sys.executable, TOOL, raw, '-o', str(out), '--patch_width', '512',
+        [sys.executable, tool, raw, '-o', str(out), '--patch_width', '512',
          '--patch_height', '512', '--overlap_area', '128'],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_official_zips_every_patch_equals_the_raw_window(tmp_path):
+    raw = official_layout(tmp_path / 'raw')
+    out = tmp_path / 'out'
+    convert_cli(TOOL, raw, out)
     for split in ('train', 'val'):
         classes, windows = check_patches(str(out), split, 512, 512, 128)
         # 977 rows: 0-512, 384-896, 465-977; 884 columns: 0-512, 372-884
@@ -249,11 +254,7 @@ def test_mmseg_converter_is_caught_by_the_same_check(tmp_path):
                     'dataset_converters', 'isaid.py')
     raw = official_layout(tmp_path / 'raw')
     out = tmp_path / 'mmseg_out'
-    proc = subprocess.run(
-        [sys.executable, tool, raw, '-o', str(out), '--patch_width', '512',
-         '--patch_height', '512', '--overlap_area', '128'],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    convert_cli(tool, raw, out)
     values = set()
     for name in os.listdir(out / 'ann_dir' / 'train'):
         values |= set(np.unique(np.asarray(

@@ -4,7 +4,8 @@ Same command line, output layout, file names and class ids as mmseg's
 ``tools/dataset_converters/isaid.py``, but every label patch is written as
 a plain single-channel uint8 PNG and read back before the next one (mmseg's
 ``Image.fromarray(label, mode='P')`` renumbers the class ids under
-Pillow >= 11: ``np.arange(16)`` reads back as ``[0, 1, 1, ..., 1]``).
+Pillow 13, the one tools/setup_env.sh installs: ``np.arange(16)`` reads back
+as ``[0, 1, 1, ..., 1]``).
 
 Raw layout (the official download; ``--splits`` picks a subset)::
 

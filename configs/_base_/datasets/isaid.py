@@ -1,6 +1,6 @@
 # iSAID as semantic segmentation (16 classes incl. background) through mmseg's
 # iSAIDDataset, cut into 512x512 patches by s5_mm's converter (mmseg's
-# renumbers the labels under Pillow >= 11; see docs/datasets.md):
+# renumbers the labels under Pillow 13; see docs/datasets.md):
 #   python tools/dataset_converters/isaid.py /path/to/iSAID -o data/iSAID \
 #       --patch_width 512 --patch_height 512 --overlap_area 128
 # Only `isaid_`-prefixed

@@ -157,7 +157,7 @@ def class_count_problems(heads: Sequence[HeadClasses],
     return problems
 
 
-def _checked_num_classes(transforms: Sequence) -> Optional[int]:
+def pipeline_num_classes(transforms: Sequence) -> Optional[int]:
     """``num_classes`` of the pipeline's ``LoadCheckedAnnotations`` (built
     transforms or configs), None if there is none."""
     for t in transforms:
@@ -192,5 +192,5 @@ def built_dataset_classes(dataset: Any, where: str) -> List[DatasetClasses]:
         DatasetClasses(
             pipeline_dataset_name(transforms),
             f'{type(dataset).__name__}, data_root={root!r}, {where}',
-            metainfo.get('classes'), _checked_num_classes(transforms))
+            metainfo.get('classes'), pipeline_num_classes(transforms))
     ]

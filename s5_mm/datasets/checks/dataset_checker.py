@@ -21,7 +21,7 @@ from mmengine.utils import ProgressBar
 from mmseg.datasets.transforms import LoadAnnotations
 
 from s5_mm.datasets.checks.class_counts import (DatasetClasses,
-                                                _checked_num_classes,
+                                                pipeline_num_classes,
                                                 class_count_problems,
                                                 config_heads)
 from s5_mm.datasets.checks.dataset_walk import (DatasetSpec, find_datasets,
@@ -297,7 +297,7 @@ def _check_heads(cfg: Config, specs: List[DatasetSpec], report: dict) -> None:
     for spec in specs:
         entry = report['datasets'][spec.key]
         ds = DatasetClasses(routed[spec.key], spec.where, entry.get('classes'),
-                            _checked_num_classes(spec.cfg.get('pipeline')
+                            pipeline_num_classes(spec.cfg.get('pipeline')
                                                  or []))
         entry['heads'] = {
             h.key: h.num_classes for h in heads

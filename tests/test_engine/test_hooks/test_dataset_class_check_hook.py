@@ -5,14 +5,13 @@ import glob
 
 import pytest
 from mmengine.config import Config
-from mmengine.dataset import ConcatDataset
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmseg.registry import DATASETS, MODELS
 
 import s5_mm  # noqa: F401
 from s5_mm.datasets.checks.class_counts import (DatasetClasses,
-                                                _checked_num_classes,
+                                                pipeline_num_classes,
                                                 built_dataset_classes,
                                                 class_count_problems,
                                                 config_heads, model_heads)
@@ -109,7 +108,7 @@ def test_every_shipped_config_fits_its_datasets(path):
     leaves = [
         DatasetClasses(pipeline_dataset_name(s.cfg.get('pipeline', [])),
                        s.where, s.cls.METAINFO.get('classes'),
-                       _checked_num_classes(s.cfg.get('pipeline', [])))
+                       pipeline_num_classes(s.cfg.get('pipeline', [])))
         for s in specs
     ]
     names = [d.name for d in leaves if d.name]
