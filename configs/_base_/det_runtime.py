@@ -3,6 +3,9 @@
 _base_ = ['./default_runtime.py']
 default_scope = 'mmrotate'
 default_hooks = dict(
+    # stop before the first iteration if a head's num_classes differs from
+    # its dataset's class count
+    dataset_check=dict(type='DatasetClassCheckHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),

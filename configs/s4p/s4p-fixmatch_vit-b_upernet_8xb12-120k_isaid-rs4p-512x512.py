@@ -47,6 +47,9 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
+    # stop before the first iteration if a head's num_classes differs from
+    # its dataset's class count
+    dataset_check=dict(type='DatasetClassCheckHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),

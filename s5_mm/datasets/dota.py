@@ -6,6 +6,8 @@ from typing import List, Sequence
 from mmrotate.datasets import DOTAv2Dataset
 from mmrotate.registry import DATASETS
 
+from s5_mm.datasets.checks.rotated_labels import dota_label_problems
+
 
 def check_dota_label_file(path: str, classes: Sequence[str]) -> int:
     """Check every line of a DOTA label file (as written by mmrotate's split
@@ -21,32 +23,10 @@ def check_dota_label_file(path: str, classes: Sequence[str]) -> int:
     Raises:
         ValueError: naming the file, the line number and the problem.
     """
-    known = set(classes)
-    with open(path, encoding='utf-8') as f:
-        lines = f.readlines()
-    for number, line in enumerate(lines, 1):
-        fields = line.split()
-        where = f'{path}, line {number}: {line.rstrip()!r}'
-        if len(fields) != 10:
-            raise ValueError(
-                f'malformed DOTA label line in {where}: expected 10 fields '
-                '"x1 y1 x2 y2 x3 y3 x4 y4 class difficulty", got '
-                f'{len(fields)}. Split the raw DOTA files with mmrotate\'s '
-                'tools/data/dota/split (which drops the imagesource/gsd '
-                'header lines) or fix the line')
-        try:
-            list(map(float, fields[:8]))
-            int(fields[9])
-        except ValueError:
-            raise ValueError(
-                f'malformed DOTA label line in {where}: the 8 coordinates '
-                'must be numbers and the difficulty an integer') from None
-        if fields[8] not in known:
-            raise ValueError(
-                f'unknown class {fields[8]!r} in {where}: this dataset has '
-                f'classes {list(classes)} (check the DOTA version, or set '
-                'metainfo=dict(classes=...))')
-    return len(lines)
+    count, problems = dota_label_problems(path, classes)
+    if problems:
+        raise ValueError(problems[0].message)
+    return count
 
 
 @DATASETS.register_module()

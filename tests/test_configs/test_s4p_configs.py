@@ -46,6 +46,8 @@ def _shrink_pipeline(pipeline, size):
             t['crop_size'] = (size, size)
         elif t['type'] == 'Resize':
             t['scale'] = (2 * size, 2 * size)
+        elif t['type'] == 'LoadCheckedAnnotations':
+            t['num_classes'] = 7  # trained on the bundled LoveDA crops
 
 
 @pytest.mark.parametrize('name', ['fixmatch', 'unimatch-v2'])
@@ -58,7 +60,7 @@ def test_shipped_config_trains_on_bundled_data(tmp_path, name):
                         init_cfg=None)
     seg.neck.update(embed_dim=64, norm_cfg=dict(type='BN'))
     seg.decode_head.update(in_channels=[64] * 4, channels=32,
-                           norm_cfg=dict(type='BN'))
+                           norm_cfg=dict(type='BN'), num_classes=7)
     seg.data_preprocessor.size = (size, size)
     cfg.model.data_preprocessor.data_preprocessor.size = (size, size)
 

@@ -6,8 +6,13 @@ The release (``OpenEarthMap_wo_xBD``) has one folder per region with
 
     OUT_DIR/img_dir/{train,val,test}/NAME.png   (RGB)
     OUT_DIR/ann_dir/{train,val}/NAME.png         (uint8, 0 = unknown, 1..8)
+    OUT_DIR/ann_dir/test/NAME.png                (test images with a label)
 
-which :class:`s5_mm.datasets.OpenEarthMapDataset` reads.
+which :class:`s5_mm.datasets.OpenEarthMapDataset` reads. Test images
+usually come without labels; those that have one (a release with test
+labels, or a custom split) get it converted into ``ann_dir/test`` and one
+log line says how many did. Every file is written to ``NAME.tmp`` and
+renamed when complete; every label is read back and compared first.
 
     python tools/dataset_converters/openearthmap.py PATH/OpenEarthMap_wo_xBD \
         -o data/openearthmap [--nproc 8]
@@ -19,9 +24,12 @@ from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 from mmengine.utils import (mkdir_or_exist, track_parallel_progress,
                             track_progress)
 from PIL import Image
+
+from s5_mm.datasets.label_png import write_image_png, write_label_png
 
 NUM_LABELS = 9  # 0 = unknown + 8 classes
 SPLITS = ('train', 'val', 'test')
@@ -58,8 +66,8 @@ def convert_one(item: Tuple[str, Optional[str], str], out_dir: str,
     """Write one image (and its label map, if any) as PNG."""
     img_path, label_path, stem = item
     with Image.open(img_path) as img:
-        img.convert('RGB').save(
-            osp.join(out_dir, 'img_dir', split, stem + '.png'))
+        write_image_png(osp.join(out_dir, 'img_dir', split, stem + '.png'),
+                        np.asarray(img.convert('RGB')))
     if label_path is None:
         return
     with Image.open(label_path) as lab:
@@ -71,8 +79,8 @@ def convert_one(item: Tuple[str, Optional[str], str], out_dir: str,
         raise ValueError(
             f'{label_path}: label value {int(label.max())} outside 0..'
             f'{NUM_LABELS - 1} (0 = unknown, 1..8 = classes)')
-    Image.fromarray(label.astype(np.uint8)).save(
-        osp.join(out_dir, 'ann_dir', split, stem + '.png'))
+    write_label_png(osp.join(out_dir, 'ann_dir', split, stem + '.png'),
+                    label.astype(np.uint8))
 
 
 def convert(root: str,
@@ -81,8 +89,9 @@ def convert(root: str,
             nproc: int = 1) -> Dict[str, int]:
     """Convert the given splits; returns the number of images per split.
 
-    Test images have no released labels; a listed image without its label
-    in train/val is an error.
+    A listed image without its label in train/val is an error; in test it
+    is converted without one, and test labels that exist are converted
+    into ``ann_dir/test`` (logged).
     """
     images, labels = index_files(root, 'images'), index_files(root, 'labels')
     counts = {}
@@ -98,8 +107,14 @@ def convert(root: str,
                     f'{split}.txt lists {name}, but no {root}/*/labels/{name}')
             items.append((images[name], label, osp.splitext(name)[0]))
         mkdir_or_exist(osp.join(out_dir, 'img_dir', split))
-        if split != 'test':
+        labeled = sum(item[1] is not None for item in items)
+        if labeled:
             mkdir_or_exist(osp.join(out_dir, 'ann_dir', split))
+        if split == 'test':
+            where = osp.join(out_dir, 'ann_dir', 'test')
+            print_log(f'test: {labeled} of {len(items)} images have a label'
+                      + (f', written to {where}' if labeled else ''),
+                      logger='current')
         func = partial(convert_one, out_dir=out_dir, split=split)
         if nproc > 1:
             track_parallel_progress(func, items, nproc=nproc)
@@ -125,7 +140,8 @@ def parse_args():
 def main():
     args = parse_args()
     counts = convert(args.dataset_path, args.out_dir, args.splits, args.nproc)
-    print(f'Done: {counts} images written to {args.out_dir}')
+    print_log(f'Done: {counts} images written to {args.out_dir}',
+              logger='current')
 
 
 if __name__ == '__main__':

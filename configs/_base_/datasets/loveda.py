@@ -7,10 +7,12 @@
 # name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 loveda_name = 'loveda'
+loveda_num_classes = 7  # = len(classes) of the dataset
 loveda_data_root = 'data/loveDA/'
 loveda_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+         num_classes=loveda_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # rot90 by k in 0..3 followed by a flip, with probability 0.5
@@ -23,7 +25,8 @@ loveda_test_pipeline = [
     dict(type='Resize', scale=(512, 512), keep_ratio=True),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+         num_classes=loveda_num_classes),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name=loveda_name),
 ]

@@ -3,9 +3,11 @@
 dataset_type = 'LoveDADataset'
 data_root = 'tests/data/loveda'
 crop_size = (64, 64)
+num_classes = 7  # LoveDA's classes
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+         num_classes=num_classes),
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -14,7 +16,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+         num_classes=num_classes),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(

@@ -7,10 +7,12 @@
 # name models route by.
 # Training as in S5: 512 crops, flips and 90-degree rotations.
 potsdam_name = 'potsdam'
+potsdam_num_classes = 6  # = len(classes) of the dataset
 potsdam_data_root = 'data/potsdam/'
 potsdam_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+         num_classes=potsdam_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # rot90 by k in 0..3 followed by a flip, with probability 0.5
@@ -22,7 +24,8 @@ potsdam_test_pipeline = [
     dict(type='LoadImageFromFile'),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+         num_classes=potsdam_num_classes),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name=potsdam_name),
 ]

@@ -6,7 +6,8 @@
 _base_ = ['./isaid.py', './rs4p_unlabeled.py', './fixmatch_views.py']
 labeled_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadCheckedAnnotations',
+         num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
          sup=dict(type='PackSegInputs')),

@@ -11,6 +11,9 @@ optim_wrapper = dict(
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=12))
 default_hooks = dict(
+    # stop before the first iteration if a head's num_classes differs from
+    # its dataset's class count
+    dataset_check=dict(type='DatasetClassCheckHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),

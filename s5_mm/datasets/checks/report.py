@@ -1,0 +1,67 @@
+"""Write a dataset-check report: ``report.json`` and a class histogram."""
+import json
+import os
+import os.path as osp
+from typing import List
+
+from mmengine.utils import mkdir_or_exist
+
+
+def report_lines(report: dict) -> List[str]:
+    """One line per dataset, then one per error (file, rule, message) and
+    per warning."""
+    lines = []
+    for key, d in report['datasets'].items():
+        lines.append(f"{key}: {d['samples']} samples, {len(d['errors'])} "
+                     f"errors, {len(d['warnings'])} warnings ({d['type']}, "
+                     f"{d['where']})")
+    for key, d in report['datasets'].items():
+        for f in d['errors']:
+            lines.append(f"ERROR {f['rule']} {f['file']}: {f['message']}")
+    for key, d in report['datasets'].items():
+        for f in d['warnings']:
+            lines.append(f"WARNING {f['rule']} {f['file']}: {f['message']}")
+    return lines
+
+
+def _replace(path: str, write) -> None:
+    tmp = path + '.tmp'
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_report(report: dict, out_dir: str) -> List[str]:
+    """Write ``report.json`` and ``class_histogram.png`` (one panel per
+    labeled dataset, log scale) into ``out_dir``; returns their paths."""
+    mkdir_or_exist(out_dir)
+    json_path = osp.join(out_dir, 'report.json')
+
+    def write_json(tmp: str) -> None:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(report, f, indent=2)
+
+    _replace(json_path, write_json)
+    labeled = {k: d for k, d in report['datasets'].items()
+               if d.get('class_counts')}
+    if not labeled:
+        return [json_path]
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(
+        len(labeled), 1, figsize=(10, 2.8 * len(labeled)), squeeze=False)
+    for ax, (key, d) in zip(axes[:, 0], labeled.items()):
+        names = list(d['class_counts'])
+        ax.bar(range(len(names)), [max(v, 0) for v in d['class_counts'].values()])
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
+        ax.set_yscale('symlog')
+        unit = 'pixels' if d['kind'] == 'seg' else 'objects'
+        heads = ', '.join(f'{k}={v}' for k, v in d.get('heads', {}).items())
+        ax.set_title(f"{key}: {unit} per class ({len(names)} classes"
+                     f"{'; heads ' + heads if heads else ''})", fontsize=8)
+    fig.tight_layout()
+    png_path = osp.join(out_dir, 'class_histogram.png')
+    _replace(png_path, lambda tmp: fig.savefig(tmp, dpi=80, format='png'))
+    plt.close(fig)
+    return [json_path, png_path]

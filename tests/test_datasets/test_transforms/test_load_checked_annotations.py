@@ -1,0 +1,97 @@
+"""LoadCheckedAnnotations: a label of the wrong size or with a value that is
+neither a class nor the ignore index stops training with the file named."""
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import s5_mm  # noqa: F401
+from s5_mm.datasets.transforms import LoadCheckedAnnotations
+
+DEMO = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
+LOVEDA = 'tests/data/loveda'
+
+
+def _results(tmp_path, label, img_hw=(8, 8)):
+    path = str(tmp_path / 'lab.png')
+    Image.fromarray(label.astype(np.uint8)).save(path)
+    return dict(seg_map_path=path, img_path='img.png', ori_shape=img_hw,
+                reduce_zero_label=True, seg_fields=[])
+
+
+def test_same_output_as_load_annotations(tmp_path):
+    from mmseg.datasets.transforms import LoadAnnotations
+    label = np.arange(64).reshape(8, 8) % 8  # 0 = ignore, 1..7 = classes
+    ours = LoadCheckedAnnotations(num_classes=7, reduce_zero_label=True)(
+        _results(tmp_path, label))
+    ref = LoadAnnotations(reduce_zero_label=True)(_results(tmp_path, label))
+    np.testing.assert_array_equal(ours['gt_seg_map'], ref['gt_seg_map'])
+    assert ours['seg_fields'] == ['gt_seg_map']
+
+
+def test_size_and_value_errors_name_the_file(tmp_path):
+    t = LoadCheckedAnnotations(num_classes=7, reduce_zero_label=True)
+    label = np.ones((8, 8))
+    with pytest.raises(ValueError, match=r'lab\.png is 8x8 \(WxH\) but its '
+                       r'image img\.png is 16x8'):
+        t(_results(tmp_path, label, img_hw=(8, 16)))
+    label[2, 3], label[4, 4] = 9, 50  # classes 8 and 49 after the reduction
+    with pytest.raises(ValueError, match=r'lab\.png has values \[8, 49\] \(2 '
+                       r'pixels, after reduce_zero_label=True\).*0\.\.6, '
+                       r'num_classes=7.*ignore index 255'):
+        t(_results(tmp_path, label))
+    label[2, 3], label[4, 4] = 7, 0  # class 6 and ignore: fine
+    t(_results(tmp_path, label))
+    with pytest.raises(ValueError, match='num_classes'):
+        LoadCheckedAnnotations(num_classes=0)
+
+
+def _bad_tree(tmp_path, edit):
+    root = tmp_path / 'loveda'
+    shutil.copytree(LOVEDA, root)
+    path = root / 'ann_dir' / '1.png'
+    label = np.asarray(Image.open(path))
+    Image.fromarray(edit(label)).save(path)
+    return root, path
+
+
+def _train(tmp_path, *options):
+    cmd = [sys.executable, 'tools/train.py', DEMO, '--work-dir',
+           str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_iters=2',
+           'train_cfg.val_interval=2', *options]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize('defect', ['half_size', 'value_50'])
+def test_train_stops_on_a_bad_label(tmp_path, defect):
+    def edit(label):
+        if defect == 'half_size':
+            return label[::2, ::2].copy()
+        label = label.copy()
+        label[0, :3] = 50
+        return label
+
+    root, path = _bad_tree(tmp_path, edit)
+    proc = _train(tmp_path, f'train_dataloader.dataset.data_root={root}',
+                  f'val_dataloader.dataset.data_root={root}')
+    assert proc.returncode != 0
+    assert f'label {path}' in proc.stderr
+    if defect == 'half_size':
+        assert 'is 512x512 (WxH) but its image' in proc.stderr
+        assert '1024x1024' in proc.stderr
+    else:
+        assert 'has values [49] (3 pixels' in proc.stderr
+    assert not osp.exists(tmp_path / 'work' / 'iter_2.pth')
+
+
+def test_train_stops_on_a_head_of_the_wrong_class_count(tmp_path):
+    proc = _train(tmp_path, 'model.decode_head.num_classes=9')
+    assert proc.returncode != 0
+    assert ('model head decode_head has num_classes=9 but dataset '
+            "LoveDADataset, data_root='tests/data/loveda'") in proc.stderr
+    assert '7 classes' in proc.stderr
+    assert not osp.exists(tmp_path / 'work' / 'iter_2.pth')

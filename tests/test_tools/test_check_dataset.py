@@ -1,0 +1,200 @@
+"""tools/analysis_tools/check_dataset.py: one planted defect of each kind is
+listed with its file and rule (exit 1); the bundled data passes (exit 0)."""
+import json
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TOOL = 'tools/analysis_tools/check_dataset.py'
+S4P_DEMO = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_loveda-sample-'
+            'unlabeled-64x64.py')
+DET = 'configs/mdf/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_dior-r-dota2-1024x1024.py'
+DOTA_SRC = 'tests/data/dota_split'
+DIOR_SRC = 'tests/data/dior'
+XML = 'Annotations/Oriented Bounding Boxes'
+
+
+def run_tool(*args, out):
+    proc = subprocess.run(
+        [sys.executable, TOOL, *map(str, args), '--out', str(out)],
+        capture_output=True, text=True, timeout=600)
+    report = None
+    if osp.isfile(osp.join(out, 'report.json')):
+        with open(osp.join(out, 'report.json')) as f:
+            report = json.load(f)
+    return proc, report
+
+
+def findings(report, kind='errors'):
+    """{(file basename, rule)} over all datasets."""
+    return {(osp.basename(f['file']), f['rule'])
+            for d in report['datasets'].values() for f in d[kind]}
+
+
+def det_config(tmp_path, dota_root, dior_root):
+    """The shipped multi-dataset detection config on other data roots."""
+    path = tmp_path / 'det_cfg.py'
+    path.write_text(f"""
+_base_ = [{osp.abspath(DET)!r}]
+dior_ds = dict(_base_.dior_test_dataset, data_root={str(dior_root)!r},
+               ann_file='demo.txt', data_prefix=dict(img_path='JPEGImage'))
+dota_ds = dict(_base_.dota_train_dataset, data_root={str(dota_root)!r},
+               ann_file='labelTxt/', data_prefix=dict(img_path='images/'))
+train_dataloader = dict(dataset=dict(datasets=[dior_ds, dota_ds]))
+val_dataloader = dict(dataset=dict(datasets=[dior_ds, dota_ds]))
+test_dataloader = val_dataloader
+""")
+    return path
+
+
+def seg_config(tmp_path, seg_root, unlabeled_root):
+    """The S4P demo (labeled + unlabeled) on other data roots, with a head
+    of 9 classes for LoveDA's 7."""
+    path = tmp_path / 'seg_cfg.py'
+    path.write_text(f"""
+_base_ = [{osp.abspath(S4P_DEMO)!r}]
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(_base_.train_dataloader.dataset.datasets[0],
+         data_root={str(seg_root)!r}),
+    dict(_base_.train_dataloader.dataset.datasets[1],
+         data_root={str(unlabeled_root)!r})]))
+val_dataloader = dict(dataset=dict(data_root={str(seg_root)!r}))
+test_dataloader = val_dataloader
+model = dict(segmentor=dict(decode_head=dict(num_classes=9)))
+""")
+    return path
+
+
+@pytest.fixture(scope='module')
+def planted(tmp_path_factory):
+    """A LoveDA-layout tree, an unlabeled folder, a DOTA and a DIOR-R tree,
+    each file with one defect (or none)."""
+    root = tmp_path_factory.mktemp('planted')
+    rng = np.random.default_rng(0)
+    seg = root / 'seg'
+    (seg / 'img_dir').mkdir(parents=True)
+    (seg / 'ann_dir').mkdir()
+
+    def pair(name, img_hw=(32, 32), lab=None):
+        img = rng.integers(0, 255, (*img_hw, 3), dtype=np.uint8)
+        Image.fromarray(img).save(seg / 'img_dir' / name)
+        if lab is not None:
+            Image.fromarray(lab.astype(np.uint8)).save(seg / 'ann_dir' / name)
+
+    good = rng.integers(0, 8, (32, 32))
+    good[3, 4] = 2
+    pair('good.png', lab=good)
+    pair('unreadable.png', lab=good)
+    (seg / 'img_dir' / 'unreadable.png').write_bytes(b'\x89PNG broken')
+    pair('half.png', lab=good[:16, :16])
+    value = good.copy()
+    value[3, 4] = 50  # 49 after reduce_zero_label
+    pair('value.png', lab=value)
+    pair('nolabel.png')
+    pair('allzero.png', lab=np.zeros((32, 32)))  # all ignore: a warning
+    unl = root / 'unlabeled'
+    unl.mkdir()
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+        unl / 'ok.jpg')
+    (unl / 'corrupt.jpg').write_bytes(b'not a jpeg')
+
+    dota = root / 'dota'
+    shutil.copytree(DOTA_SRC, dota)
+    ann = dota / 'labelTxt'
+    line = '10 10 20 10 20 20 10 20 ship 0\n'
+    with open(ann / 'P0706__1__0___0.txt', 'a') as f:
+        f.write('10 10 20 10 20 ship 0\n')  # malformed
+    with open(ann / 'P0706__1__0___256.txt', 'a') as f:
+        f.write(line.replace('ship', 'boat'))  # unknown class
+    with open(ann / 'P0706__1__0___512.txt', 'a') as f:
+        f.write('600 10 700 10 700 20 600 20 ship 0\n')  # outside 512x512
+    # P1088__1__1024___768 has no objects (a warning)
+
+    dior = root / 'dior'
+    shutil.copytree(DIOR_SRC, dior)
+    xml = dior / XML / '00001.xml'
+    text = xml.read_text().replace('<name>golffield</name>',
+                                   '<name>golfcourse</name>')
+    xml.write_text(text.replace('<x_right_top>684', '<x_right_top>884'))
+    return dict(seg=seg, unlabeled=unl, dota=dota, dior=dior, good=good)
+
+
+def test_every_planted_defect_is_listed(planted, tmp_path):
+    cfg = seg_config(tmp_path, planted['seg'], planted['unlabeled'])
+    proc, report = run_tool(cfg, '--workers', 2, out=tmp_path / 'seg')
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    errors = findings(report)
+    assert {('unreadable.png', 'unreadable_image'),
+            ('half.png', 'size_mismatch'),
+            ('value.png', 'label_value'),
+            ('nolabel.png', 'missing_label'),
+            ('corrupt.jpg', 'unreadable_image'),
+            ('seg_cfg.py', 'num_classes')} <= errors
+    assert ('allzero.png', 'no_labeled_pixels') in findings(report,
+                                                            'warnings')
+    assert not {f for f in errors if f[0] in ('good.png', 'ok.jpg')}
+    train = report['datasets']['train/LoveDADataset']
+    value_msg = [f['message'] for f in train['errors']
+                 if f['rule'] == 'label_value'][0]
+    assert 'values [49]' in value_msg and 'value.png' in value_msg
+    head_msg = [f['message'] for f in train['errors']
+                if f['rule'] == 'num_classes'][0]
+    assert 'num_classes=9' in head_msg and '7 classes' in head_msg
+    assert train['heads'] == {'model.segmentor.decode_head.num_classes': 9}
+    # pixel histogram: good, unreadable (its label is fine), half, value
+    good = planted['good']
+    assert sum(train['class_counts'].values()) == int(
+        (good > 0).sum() * 3 + (good[:16, :16] > 0).sum() - 1)
+    assert 'train/UnlabeledImageDataset' in report['datasets']
+    out = proc.stdout + proc.stderr
+    assert f"ERROR size_mismatch {planted['seg'] / 'ann_dir' / 'half.png'}" \
+        in out
+    assert osp.getsize(tmp_path / 'seg' / 'class_histogram.png') > 0
+
+    cfg = det_config(tmp_path, planted['dota'], planted['dior'])
+    proc, report = run_tool(cfg, '--split', 'train', out=tmp_path / 'det')
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert findings(report) == {
+        ('P0706__1__0___0.txt', 'malformed_line'),
+        ('P0706__1__0___256.txt', 'unknown_class'),
+        ('P0706__1__0___512.txt', 'box_outside_image'),
+        ('00001.xml', 'unknown_class'),
+        ('00001.xml', 'box_outside_image'),
+    }
+    assert findings(report, 'warnings') >= {
+        ('P1088__1__1024___768.txt', 'no_objects')}
+    assert set(report['datasets']) == {'train/dior', 'train/dota'}
+
+
+def test_bundled_data_passes(tmp_path):
+    # the S4P demo holds the plain demo's LoveDA set and the unlabeled set
+    for i, cfg in enumerate((S4P_DEMO,
+                             det_config(tmp_path, DOTA_SRC, DIOR_SRC))):
+        proc, report = run_tool(cfg, out=tmp_path / f'out{i}')
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert report['ok'] and report['errors'] == 0
+    dota = report['datasets']['train/dota']
+    assert dota['samples'] == 4 and dota['empty'] == 1
+    assert sum(dota['class_counts'].values()) == 81 + 138 + 136
+    assert report['datasets']['train/dior']['heads'] == {
+        'model.num_classes[0]': 20}
+
+
+def test_dataset_selection_and_unknown_name(tmp_path):
+    from mmengine.config import Config
+
+    from s5_mm.datasets.checks.dataset_checker import check_config
+    report = check_config(Config.fromfile(S4P_DEMO), 'train',
+                          'UnlabeledImageDataset', progress=False)
+    assert list(report['datasets']) == ['train/UnlabeledImageDataset']
+    assert report['datasets']['train/UnlabeledImageDataset']['samples'] == 72
+    assert report['ok']
+    proc, _ = run_tool(S4P_DEMO, '--dataset', 'nope', out=tmp_path / 'b')
+    assert proc.returncode != 0
+    assert "no dataset named 'nope'" in proc.stderr
+    assert "['LoveDADataset', 'UnlabeledImageDataset']" in proc.stderr
