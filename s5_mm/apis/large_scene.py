@@ -95,9 +95,11 @@ def inference_detector_large_scene(model: nn.Module,
             parts.append(pred)
     merged = InstanceData.cat(parts)
     if len(merged):
+        # class by class (split_thr=0): rotated NMS is quadratic in the
+        # number of boxes it sees at once
         _, keep = batched_nms(merged.bboxes, merged.scores, merged.labels,
-                              dict(type='nms_rotated',
-                                   iou_threshold=nms_iou))
+                              dict(type='nms_rotated', iou_threshold=nms_iou,
+                                   split_thr=0))
         merged = merged[keep]
         cx, cy = merged.bboxes[:, 0], merged.bboxes[:, 1]
         merged = merged[(cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)]

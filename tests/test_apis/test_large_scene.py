@@ -13,7 +13,7 @@ from mmengine.logging import MMLogger
 import s5_mm  # noqa: F401
 from s5_mm.apis import (blend_segmentation, build_inference_pipeline,
                         dataset_metainfo, draw_rotated_boxes, find_dataset,
-                        inference_image, inference_segmentor_large_scene,
+                        inference_images, inference_segmentor_large_scene,
                         patch_offsets)
 from s5mm_tiny_configs import save_random_checkpoint, tiny_config
 
@@ -57,7 +57,13 @@ def test_detection_scene_picture(tmp_path, image_demo):
     assert scene.shape == (4096, 4608, 3)
     scene_file = str(tmp_path / 'scene.png')
     mmcv.imwrite(scene, scene_file)
-    cfg = tiny_config(DET_CFG, **{'model.test_cfg.rcnn.score_thr': 0.0})
+    # few proposals and boxes: the random detector's scores are all close,
+    # and rotated NMS over thousands of them per window is slow on a CPU
+    cfg = tiny_config(DET_CFG, **{
+        'model.test_cfg.rcnn.score_thr': 0.0,
+        'model.test_cfg.rpn.nms_pre': 200,
+        'model.test_cfg.rpn.max_per_img': 40,
+        'model.test_cfg.rcnn.max_per_img': 20})
     cfg_file, ckpt, _ = save_random_checkpoint(cfg, str(tmp_path))
     out = str(tmp_path / 'out.png')
     result = image_demo.main([
@@ -73,12 +79,14 @@ def test_detection_scene_picture(tmp_path, image_demo):
     assert (cx >= 0).all() and (cx < 4608).all()
     assert (cy >= 0).all() and (cy < 4096).all()
     assert cx.max() > 3600 and cy.max() > 3100
-    # drawn with every box: lines on the scene, the rest of it untouched
+    # the 10 best boxes drawn: lines and labels on the scene at full size,
+    # the rest of it untouched (nothing shrunk, no white margins)
     meta = dataset_metainfo(find_dataset(cfg, 'dota'), 'mmrotate')
-    drawn = draw_rotated_boxes(scene.copy(), result, meta, score_thr=0.0)
+    tenth = float(pred.scores.sort(descending=True).values[9])
+    drawn = draw_rotated_boxes(scene.copy(), result, meta, score_thr=tenth)
     changed = (drawn != scene).any(-1)
-    assert 0.001 < changed.mean() < 0.6
     assert drawn.shape == scene.shape
+    assert 0 < changed.mean() < 0.05
 
 
 def test_segmentation_scene(tmp_path, image_demo):
@@ -104,8 +112,10 @@ def test_segmentation_scene(tmp_path, image_demo):
     offsets = patch_offsets(h, w, patch, overlap)
     (x0, y0), (x1, _) = offsets[0], offsets[1]
     own = (x0 + x1 + patch) // 2
-    first = inference_image(model, pipeline,
-                            scene[:patch, :patch]).pred_sem_seg.data[0]
+    # (in the same batch of two windows as above: same numerics)
+    first = inference_images(model, pipeline, [
+        scene[y0:y0 + patch, x0:x0 + patch],
+        scene[:patch, x1:x1 + patch]])[0].pred_sem_seg.data[0]
     np.testing.assert_array_equal(labels[:own, :own],
                                   first.numpy()[:own, :own])
 
