@@ -29,18 +29,27 @@ def parse_requirements(fname='requirements/runtime.txt'):
     return reqs
 
 
-def add_mim_extension():
+def add_mim_extension(mode=None):
     """Put configs/ and tools/ under s5_mm/.mim so that `mim` finds them.
 
-    Editable installs get symlinks, normal installs get copies (as mmrotate).
+    mim 0.3.9 runs ``<installed s5_mm>/.mim/tools/train.py``. Editable
+    installs get symlinks, wheels (regular installs) get copies, as mmrotate.
+    A wheel built from the source tree replaces the symlinks by copies, so
+    ``tools/setup_env.sh`` calls ``add_mim_extension('symlink')`` again.
+
+    Args:
+        mode (str, optional): 'symlink' or 'copy'; None = from the setup.py
+            command (``develop``/``editable_wheel`` or ``bdist_wheel``/
+            ``sdist``/``install``).
     """
     import sys
-    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
-        mode = 'symlink'
-    elif any(a in sys.argv for a in ('sdist', 'bdist_wheel', 'install')):
-        mode = 'copy'
-    else:
-        return
+    if mode is None:
+        if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+            mode = 'symlink'
+        elif any(a in sys.argv for a in ('sdist', 'bdist_wheel', 'install')):
+            mode = 'copy'
+        else:
+            return
     mim_path = osp.join('s5_mm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
     for name in ('configs', 'tools'):

@@ -1,35 +1,47 @@
-"""Run a trained s5_mm (or plain mmseg) model on one image and save the
-image with the prediction overlaid.
+"""Run a trained s5_mm (or plain mmseg / mmrotate) model on one image and
+save the image with the prediction drawn on it.
 
     python demo/image_demo.py IMAGE CONFIG CHECKPOINT [--dataset NAME]
                               [--out-file OUT] [--device cpu]
+                              [--patch-size 1024 --patch-overlap 200]
 
-Segmentation (configs with ``default_scope='mmseg'``): the predicted mask
-is blended over the image with each class's colour and name (mmseg's
-``SegLocalVisualizer``). A multi-dataset model (MDF / MoE-MDF) needs
-``--dataset``: it picks that dataset's expert, head, test pipeline, classes
-and palette (the dataset whose ``SetDatasetName`` in the config's test data
-has that name). A single-dataset model needs no ``--dataset``.
+Every shipped config kind works: S4P (``FixMatchSegmentor``, self or EMA
+teacher: it predicts with the model its ``semi_test_cfg.predict_on``
+names), single-dataset (SDF) and multi-dataset (MDF / MoE-MDF)
+segmentation, SDF and MoE-MDF rotated detection.
 
-Rotated detection (configs with ``default_scope='mmrotate'``, e.g.
-configs/mdf/*oriented-rcnn*): rotated boxes with class names and scores
-(mmrotate's ``RotLocalVisualizer``); ``--dataset`` picks the expert, RPN/RoI
-head and classes of a multi-dataset detector. Large scenes: ``--patch-size
-1024`` cuts the image into overlapping windows (``--patch-overlap``) whose
-boxes are merged with rotated NMS.
+- Segmentation (``default_scope='mmseg'``): the predicted mask is blended
+  over the image with each class's colour and name (mmseg's
+  ``SegLocalVisualizer``).
+- Rotated detection (``default_scope='mmrotate'``): rotated boxes with
+  class names and scores.
+- Multi-dataset models need ``--dataset``: it picks that dataset's expert,
+  head, test pipeline, classes and palette (the dataset whose
+  ``SetDatasetName`` in the config's test data has that name).
+- Large scenes: ``--patch-size`` cuts images larger than it into
+  overlapping windows (``--patch-overlap``), ``--batch-size`` windows per
+  forward pass. Boxes are merged across windows with rotated NMS; masks are
+  stitched. The picture has the scene's size (longer side above
+  ``--max-draw-size``: drawn downscaled, said in one log line).
 
-Other tasks plug in through ``TASKS`` (config ``default_scope`` -> demo
-function taking the parsed args and the config).
+The inference itself lives in ``s5_mm.apis``.
 """
 import argparse
+import os
 import os.path as osp
 from typing import Callable, Dict, Optional, Sequence
 
+import mmcv
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 import s5_mm  # noqa: F401
-from s5_mm.engine.runner import find_dataset_cfg, pipeline_dataset_name
+from s5_mm.apis import (blend_segmentation, build_inference_pipeline,
+                        dataset_metainfo, downscale_for_drawing,
+                        draw_rotated_boxes, find_dataset,
+                        inference_detector_large_scene,
+                        inference_segmentor_large_scene, init_model)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -47,111 +59,108 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='opacity of the painted mask, in (0, 1]')
     parser.add_argument('--no-labels', action='store_true',
                         help='do not write class names on the mask')
-    # rotated detection (default_scope 'mmrotate')
-    det = parser.add_argument_group('rotated detection')
-    det.add_argument('--score-thr', type=float, default=0.3,
-                     help='draw boxes scoring at least this')
-    det.add_argument('--patch-size', type=int, default=None,
-                     help='patch-wise inference of larger images, e.g. 1024')
-    det.add_argument('--patch-overlap', type=int, default=200,
-                     help='overlap of the patches in pixels')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='draw boxes scoring at least this (detection)')
+    scene = parser.add_argument_group('large scenes')
+    scene.add_argument('--patch-size', type=int, default=None,
+                       help='patch-wise inference of larger images, e.g. '
+                       '1024')
+    scene.add_argument('--patch-overlap', type=int, default=200,
+                       help='overlap of the patches in pixels')
+    scene.add_argument('--batch-size', type=int, default=1,
+                       help='patches per forward pass')
+    scene.add_argument('--max-draw-size', type=int, default=16384,
+                       help='draw scenes with a longer side downscaled to '
+                       'this')
     return parser.parse_args(argv)
 
 
-def select_dataset(cfg: Config, model_names: Optional[Sequence[str]],
-                   dataset: Optional[str]) -> dict:
-    """The test dataset config the demo uses: ``dataset`` of a multi-dataset
-    config, else the config's only test dataset."""
-    test_data = cfg.test_dataloader.dataset
-    if model_names and len(model_names) > 1 and dataset is None:
-        raise ValueError(
-            f'this model predicts for several datasets {list(model_names)}: '
-            'choose one with --dataset NAME')
-    if dataset is not None:
-        if model_names is not None and dataset not in model_names:
+def load_model_and_data(args: argparse.Namespace, cfg: Config):
+    """The model, the chosen dataset's inference pipeline and metainfo, and
+    the image (BGR)."""
+    model = init_model(cfg, args.checkpoint, device=args.device)
+    names = getattr(model, 'dataset_names', None)
+    dataset = args.dataset
+    if names is not None:
+        names = list(names)
+        if dataset is None and len(names) > 1:
+            raise ValueError(f'this model predicts for several datasets '
+                             f'{names}: choose one with --dataset NAME')
+        if dataset is not None and dataset not in names:
             raise ValueError(f"--dataset '{dataset}' is not one of the "
-                             f"model's datasets {list(model_names)}")
-        return find_dataset_cfg(test_data, dataset)
-    if 'datasets' in test_data:
-        return test_data.datasets[0]
-    return test_data
+                             f"model's datasets {names}")
+        dataset = dataset or names[0]
+    scope = cfg.get('default_scope', 'mmseg')
+    dataset_cfg = find_dataset(cfg, dataset)
+    pipeline = build_inference_pipeline(
+        dataset_cfg, scope, dataset if names is not None else None)
+    meta = dataset_metainfo(dataset_cfg, scope)
+    if 'classes' not in meta:
+        raise KeyError(f"dataset {dataset_cfg['type']} has no classes in its "
+                       'METAINFO or the config\'s metainfo')
+    image = mmcv.imread(args.img)
+    return model, pipeline, meta, image
 
 
-def dataset_meta(dataset_cfg: dict) -> dict:
-    """Classes and palette of a dataset config (its class's METAINFO with the
-    config's ``metainfo`` on top), without reading any data."""
-    from mmseg.registry import DATASETS
-    dataset_cls = DATASETS.get(dataset_cfg['type'])
-    if dataset_cls is None:
-        raise KeyError(f"unknown dataset type {dataset_cfg['type']!r}")
-    meta = dict(getattr(dataset_cls, 'METAINFO', {}))
-    meta.update(dataset_cfg.get('metainfo') or {})
-    return meta
+def _write(image, out_file: str) -> None:
+    """Write atomically: a half-written picture never has the final name."""
+    out_dir = osp.dirname(osp.abspath(out_file))
+    os.makedirs(out_dir, exist_ok=True)
+    root, ext = osp.splitext(out_file)
+    tmp = f'{root}.tmp{os.getpid()}{ext}'
+    mmcv.imwrite(image, tmp)
+    os.replace(tmp, out_file)
 
 
 def segmentation_demo(args: argparse.Namespace, cfg: Config):
-    """Predict ``args.img`` with an mmseg / s5_mm segmentor and draw it.
+    """Predict ``args.img`` with a segmentor and draw the mask.
 
     Returns:
         SegDataSample: the prediction.
     """
-    from mmseg.apis import inference_model, init_model, show_result_pyplot
-
-    model = init_model(cfg, args.checkpoint, device=args.device)
-    names = getattr(model, 'dataset_names', None)
-    dataset_cfg = select_dataset(cfg, names, args.dataset)
-    pipeline = list(dataset_cfg['pipeline'])
-    if names is not None and pipeline_dataset_name(pipeline) is None:
-        name = args.dataset or names[0]
-        pipeline.append(dict(type='SetDatasetName', name=name))
-    # mmseg's inference_model reads model.cfg.test_pipeline (and drops
-    # LoadAnnotations itself)
-    model.cfg.test_pipeline = pipeline
-    meta = dataset_meta(dataset_cfg)
-    if 'classes' not in meta or 'palette' not in meta:
-        raise KeyError(f"dataset {dataset_cfg['type']} has no classes / "
+    model, pipeline, meta, image = load_model_and_data(args, cfg)
+    if 'palette' not in meta:
+        raise KeyError(f'the dataset of --dataset {args.dataset} has no '
                        'palette in its METAINFO')
-    model.dataset_meta = dict(classes=meta['classes'], palette=meta['palette'])
-    result = inference_model(model, args.img)
-    show_result_pyplot(
-        model,
-        args.img,
-        result,
-        opacity=args.opacity,
-        draw_gt=False,
-        show=False,
-        with_labels=not args.no_labels,
-        out_file=args.out_file)
+    result = inference_segmentor_large_scene(
+        model, image, pipeline, args.patch_size, args.patch_overlap,
+        args.batch_size)
+    if args.patch_size is None:
+        from mmseg.apis import show_result_pyplot
+        model.dataset_meta = dict(classes=meta['classes'],
+                                  palette=meta['palette'])
+        drawn = show_result_pyplot(
+            model, args.img, result, opacity=args.opacity, draw_gt=False,
+            show=False, with_labels=not args.no_labels)
+        _write(mmcv.rgb2bgr(drawn), args.out_file)
+        return result
+    labels = result.pred_sem_seg.data[0].numpy()
+    image, scale = downscale_for_drawing(image, args.max_draw_size)
+    if scale != 1.0:
+        labels = mmcv.imresize(labels, image.shape[1::-1],
+                               interpolation='nearest')
+    _write(blend_segmentation(image, labels, meta['palette'], args.opacity),
+           args.out_file)
     return result
 
 
-# ---------------------------------------------------------------------------
-# Rotated detection (issue 6)
 def rotated_detection_demo(args: argparse.Namespace, cfg: Config):
-    """Predict ``args.img`` with an mmrotate / s5_mm rotated detector (one
-    dataset's head) and draw the rotated boxes.
+    """Predict ``args.img`` with a rotated detector (one dataset's head)
+    and draw the rotated boxes.
 
     Returns:
         DetDataSample: the prediction (boxes in image pixels).
     """
-    from s5_mm.models.detectors import rotated_inference
-
-    model = rotated_inference.init_rotated_detector(
-        cfg, args.checkpoint, device=args.device)
-    names = getattr(model, 'dataset_names', None)
-    dataset = args.dataset
-    if dataset is None and names is not None and len(names) == 1:
-        dataset = names[0]
-    if dataset is not None and names is not None and dataset not in names:
-        raise ValueError(f"--dataset '{dataset}' is not one of the "
-                         f"model's datasets {list(names)}")
-    return rotated_inference.rotated_detection_demo(
-        model, cfg, args.img, dataset, out_file=args.out_file,
-        score_thr=args.score_thr, patch_size=args.patch_size,
-        patch_overlap=args.patch_overlap)
+    model, pipeline, meta, image = load_model_and_data(args, cfg)
+    result = inference_detector_large_scene(
+        model, image, pipeline, args.patch_size, args.patch_overlap,
+        batch_size=args.batch_size)
+    image, scale = downscale_for_drawing(image, args.max_draw_size)
+    _write(draw_rotated_boxes(image, result, meta, args.score_thr, scale),
+           args.out_file)
+    return result
 
 
-# ---------------------------------------------------------------------------
 # default_scope of a config -> its demo
 TASKS: Dict[str, Callable] = {
     'mmseg': segmentation_demo,
@@ -173,7 +182,7 @@ def main(argv: Optional[Sequence[str]] = None):
             f'{sorted(TASKS)})')
     init_default_scope(scope)
     result = TASKS[scope](args, cfg)
-    print(f'saved {args.out_file}')
+    print_log(f'saved {args.out_file}', logger='current')
     return result
 
 

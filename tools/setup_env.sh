@@ -10,13 +10,21 @@
 #   S5_MM_WHEEL_CACHE=DIR    where the built mmcv wheel is cached
 #                            (default: ~/.cache/s5_mm/wheels); works without it
 #   MAX_JOBS=N               parallel compile jobs for mmcv (default: nproc)
+#   TORCH_CUDA_ARCH_LIST=... GPU architectures of a CUDA build of mmcv (default:
+#                            the visible GPUs', else a list for the nvcc version)
+#
+#   bash tools/setup_env.sh --print-mmcv-build
+#                            only print how mmcv would be built (environment and
+#                            command, CUDA ops when nvcc is found) and exit
 #
 # What it installs and why (see README "Installation"):
 #   torch 2.14.1 + torchvision 0.29.1 (unless the env already has both),
 #   setuptools<81, numpy<2, ftfy, regex, mmengine 0.10.7,
 #   mmcv 2.1.0 WITH compiled ops built from its source distribution,
 #   mmsegmentation 1.2.2, mmdet 3.3.0, mmpretrain 1.2.0, mmrotate-dev 1.0.1,
-#   faiss-cpu, pytest, and s5_mm itself in editable mode.
+#   faiss-cpu, pytest, openmim (without openxlab, which would downgrade
+#   setuptools/rich/tqdm/requests) and s5_mm itself in editable mode.
+#   See docs/install.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +45,56 @@ fail() {
 trap fail ERR
 step() { STEP="$*"; log "==> $*"; }
 
+# How mmcv is built: with CUDA ops when nvcc is found (PATH or $CUDA_HOME/bin)
+# and torch is a CUDA build, else CPU ops only. Sets MMCV_ENV (VAR=value
+# words for `env`) and MMCV_FLAVOUR (suffix of the wheel-cache folder).
+mmcv_build_env() {
+  local nvcc torch_cuda nvcc_ver archs
+  nvcc=$(command -v nvcc || true)
+  if [ -z "$nvcc" ] && [ -n "${CUDA_HOME:-}" ] && [ -x "$CUDA_HOME/bin/nvcc" ]; then
+    nvcc="$CUDA_HOME/bin/nvcc"
+  fi
+  torch_cuda=$("$PY" -c 'import torch; print(torch.version.cuda or "")')
+  MMCV_ENV=(MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" CFLAGS=-g0 CXXFLAGS=-g0)
+  MMCV_FLAVOUR=""
+  if [ -n "$nvcc" ] && [ -n "$torch_cuda" ]; then
+    nvcc_ver=$("$nvcc" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+    archs="${TORCH_CUDA_ARCH_LIST:-}"
+    if [ -z "$archs" ]; then
+      archs=$("$PY" -c 'import torch
+caps = sorted({"%d.%d" % torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}) if torch.cuda.is_available() else []
+print(";".join(caps))')
+    fi
+    if [ -z "$archs" ]; then
+      case "${nvcc_ver%%.*}" in
+        10) archs="6.0;6.1;7.0;7.5+PTX" ;;
+        11) archs="6.0;6.1;7.0;7.5;8.0;8.6+PTX" ;;
+        12) archs="7.0;7.5;8.0;8.6;8.9;9.0+PTX" ;;
+        *) archs="7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX" ;;
+      esac
+    fi
+    MMCV_ENV+=(FORCE_CUDA=1 CUDA_HOME="$(dirname "$(dirname "$nvcc")")" TORCH_CUDA_ARCH_LIST="$archs")
+    MMCV_FLAVOUR="-cuda$nvcc_ver"
+    if [ "${nvcc_ver%%.*}" != "${torch_cuda%%.*}" ]; then
+      log "warning: nvcc $nvcc_ver and torch's CUDA $torch_cuda differ in the major version; torch refuses to build such extensions"
+    fi
+  else
+    MMCV_ENV+=(FORCE_CUDA=0)
+    if [ -n "$nvcc" ]; then
+      log "nvcc found but torch is a CPU build: mmcv gets CPU ops only"
+    fi
+  fi
+}
+
+if [ "${1:-}" = "--print-mmcv-build" ]; then
+  PY="$VENV/bin/python"
+  [ -x "$PY" ] || { echo "no python at $PY: run bash tools/setup_env.sh first (or set S5_MM_VENV)" >&2; exit 1; }
+  mmcv_build_env
+  echo "env ${MMCV_ENV[*]} $PY -m pip wheel --no-build-isolation --no-deps mmcv==$MMCV_VERSION"
+  echo "wheel cache: $CACHE/torch-$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')$MMCV_FLAVOUR"
+  exit 0
+fi
+
 step "create virtual environment at $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
   if [ "${S5_MM_SYSTEM_SITE:-0}" = "1" ]; then
@@ -48,13 +106,8 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --disable-pip-version-check)
 # Pins that every later pip call must respect (never let pip "upgrade" mmcv
-# to a release mmseg rejects, or numpy to 2.x).
-CONSTRAINTS="$VENV/s5_mm-constraints.txt"
-cat > "$CONSTRAINTS" <<EOF
-mmcv==$MMCV_VERSION
-numpy<2
-setuptools<81
-EOF
+# to a release mmseg rejects, numpy to 2.x, setuptools past pkg_resources).
+CONSTRAINTS="$ROOT/requirements/constraints.txt"
 
 step "base build tools (pip, setuptools<81, wheel, ninja, numpy<2)"
 "${PIP[@]}" -q -c "$CONSTRAINTS" -U pip "setuptools<81" wheel ninja "numpy<2" packaging
@@ -75,7 +128,8 @@ step "mmcv $MMCV_VERSION with compiled ops"
 if "$PY" -c "import mmcv, mmcv.ops; from mmcv.utils import ext_loader; ext_loader.load_ext('_ext', ['nms_rotated']); assert mmcv.__version__ == '$MMCV_VERSION'" >/dev/null 2>&1; then
   log "mmcv $MMCV_VERSION with ops already installed"
 else
-  WHEEL_DIR="$CACHE/torch-$TORCH_VER"
+  mmcv_build_env
+  WHEEL_DIR="$CACHE/torch-$TORCH_VER$MMCV_FLAVOUR"
   WHEEL=$(ls "$WHEEL_DIR"/mmcv-$MMCV_VERSION-*.whl 2>/dev/null | head -n 1 || true)
   if [ -n "$WHEEL" ] && "${PIP[@]}" -q --no-deps --force-reinstall "$WHEEL"; then
     log "installed cached wheel $WHEEL"
@@ -102,8 +156,8 @@ EOF
       chmod +x "$WRAP/$name"
     done
     BUILD_DIR=$(mktemp -d)
-    PATH="$WRAP:$VENV/bin:$PATH" CC="$WRAP/gcc" CXX="$WRAP/c++" \
-      MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" CFLAGS="-g0" CXXFLAGS="-g0" \
+    log "mmcv build: ${MMCV_ENV[*]}"
+    env PATH="$WRAP:$VENV/bin:$PATH" CC="$WRAP/gcc" CXX="$WRAP/c++" "${MMCV_ENV[@]}" \
       "$PY" -m pip wheel --no-build-isolation --no-deps -w "$BUILD_DIR" "mmcv==$MMCV_VERSION"
     WHEEL=$(ls "$BUILD_DIR"/mmcv-*.whl | head -n 1)
     "${PIP[@]}" -q --no-deps --force-reinstall "$WHEEL"
@@ -123,8 +177,28 @@ step "OpenMMLab libraries (mmseg, mmdet, mmpretrain, mmrotate) and faiss"
 # mmrotate-dev declares loose requirements; --no-deps keeps pip away from mmcv.
 "${PIP[@]}" -q -c "$CONSTRAINTS" --no-deps "mmrotate-dev==1.0.1"
 
-step "s5_mm (editable)"
-"${PIP[@]}" -q -c "$CONSTRAINTS" --no-deps --no-build-isolation -e "$ROOT"
+step "openmim (mim train / mim test), without openxlab"
+# openmim's declared opendatalab -> openxlab would downgrade setuptools, rich,
+# tqdm and requests; mim never imports them (requirements/openmim.txt).
+"${PIP[@]}" -q --no-deps "openmim==0.3.9"
+"${PIP[@]}" -q -c "$CONSTRAINTS" -r "$ROOT/requirements/openmim.txt"
+
+step "s5_mm (editable, in the layout mim finds)"
+# mim 0.3.9 looks for <pkg_resources location>/s5_mm/.mim/tools/train.py. A
+# PEP 660 editable install keeps its metadata in site-packages, so mim would
+# look in site-packages/s5_mm, which does not exist. This is the layout
+# `setup.py develop` wrote before setuptools 80: metadata in the source tree
+# (s5_mm.egg-info), site-packages/s5_mm.egg-link and easy-install.pth
+# pointing at it; pip lists and uninstalls it as an editable project.
+SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if "$PY" -m pip show -q s5_mm >/dev/null 2>&1 && [ ! -f "$SITE/s5_mm.egg-link" ]; then
+  "$PY" -m pip uninstall -y -q s5_mm   # a PEP 660 install of an earlier set-up
+fi
+(cd "$ROOT" && "$PY" setup.py -q egg_info > "$VENV/s5_mm-egg_info.log" 2>&1) || { cat "$VENV/s5_mm-egg_info.log"; false; }
+(cd "$ROOT" && "$PY" -c 'from setup import add_mim_extension; add_mim_extension("symlink")')
+printf '%s\n.' "$ROOT" > "$SITE/s5_mm.egg-link"
+touch "$SITE/easy-install.pth"
+grep -qxF "$ROOT" "$SITE/easy-install.pth" || echo "$ROOT" >> "$SITE/easy-install.pth"
 
 step "check the stack"
 "$PY" - <<'EOF'

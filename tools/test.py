@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 
 from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
+from s5_mm.utils.tta import enable_tta
 
 
 def parse_args():
@@ -71,11 +72,7 @@ def main():
     if args.show_dir:
         cfg = trigger_visualization_hook(cfg, args.show_dir)
     if args.tta:
-        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
-            raise KeyError('--tta needs `tta_pipeline` and `tta_model` in the config')
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
+        enable_tta(cfg)
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True

@@ -18,6 +18,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from s5_mm.utils.amp import disable_amp_without_accelerator
 from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 
@@ -83,6 +84,8 @@ def main():
                 f'`OptimWrapper` but got {optim_wrapper}.')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    disable_amp_without_accelerator(cfg)
 
     fresh_start = None
     if args.resume == 'auto':

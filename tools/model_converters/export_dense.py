@@ -41,6 +41,8 @@ from ckpt_utils import (StateDict, check_fits, load_state_dict,
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from s5_mm.apis.dataset_lookup import dataset_names
+
 MOE_BACKBONES = ('MoEViT', )
 SINGLE_HEAD = 'EncoderDecoder'
 MULTI_HEAD = 'MultiDatasetEncoderDecoder'
@@ -270,17 +272,6 @@ def _strip_dataset_transform(value: Any) -> Any:
     return value
 
 
-def _names_dataset(value: Any, dataset: str) -> bool:
-    """Whether ``value`` has a ``SetDatasetName(name=dataset)``."""
-    if isinstance(value, dict):
-        if _type(value) == DATASET_TRANSFORM:
-            return value.get('name') == dataset
-        return any(_names_dataset(v, dataset) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_names_dataset(v, dataset) for v in value)
-    return False
-
-
 def _uses(value: Any, types: Dict[str, str]) -> bool:
     if isinstance(value, dict):
         return _type(value) in types or any(
@@ -305,7 +296,7 @@ def _single_dataset(cfg: dict, dataset: str, types: Dict[str, str]) -> None:
         parts = (loader or {}).get('dataset', {}).get('datasets')
         if not isinstance(parts, (list, tuple)):
             continue
-        mine = [d for d in parts if _names_dataset(d, dataset)]
+        mine = [d for d in parts if dataset in dataset_names(d)]
         if len(mine) != 1:
             continue
         loader['dataset'] = _to_plain(mine[0], types)

@@ -10,24 +10,9 @@ from mmengine.runner import BaseLoop, TestLoop, ValLoop
 from mmengine.runner.loops import _parse_losses
 from torch.utils.data import DataLoader, Dataset
 
-from s5_mm.datasets.transforms.set_dataset_name import SetDatasetName
+from s5_mm.apis.dataset_lookup import (find_dataset_cfg,  # noqa: F401
+                                      pipeline_dataset_name)
 from s5_mm.evaluation.multi_dataset_metrics import MultiDatasetEvaluator
-
-_SET_NAME_TYPES = ('SetDatasetName', 'mmseg.SetDatasetName',
-                   'mmdet.SetDatasetName')
-
-
-def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
-    """The name set by a ``SetDatasetName`` in a pipeline (built transforms
-    or their configs); None if there is none."""
-    for transform in pipeline:
-        if isinstance(transform, SetDatasetName):
-            return transform.name
-        if isinstance(transform, dict) and transform.get(
-                'type') in _SET_NAME_TYPES:
-            return transform['name']
-    return None
-
 
 def dataset_name_of(dataset: Dataset, where: str = 'dataset') -> str:
     """Dataset name from the ``SetDatasetName`` of a built dataset's
@@ -50,20 +35,6 @@ def dataset_name_of(dataset: Dataset, where: str = 'dataset') -> str:
             "SetDatasetName in its pipeline: add dict(type='SetDatasetName', "
             'name=...) at the end of it, so its samples can be routed')
     return name
-
-
-def find_dataset_cfg(dataset_cfg: dict, name: str) -> dict:
-    """The config of dataset ``name`` (by its ``SetDatasetName``) in a
-    dataset config that is a ConcatDataset or a single dataset."""
-    found = {}
-    for sub in dataset_cfg.get('datasets', [dataset_cfg]):
-        sub_name = pipeline_dataset_name(sub.get('pipeline', []))
-        found[sub_name] = sub
-        if sub_name == name:
-            return sub
-    raise KeyError(f"no dataset named '{name}' in the config; its datasets "
-                   f'are named {sorted(n for n in found if n)} (by the '
-                   'SetDatasetName of their pipelines)')
 
 
 class _PerDatasetLoopMixin:

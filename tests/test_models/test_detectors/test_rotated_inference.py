@@ -14,10 +14,29 @@ from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 
 from mdf_det_common import tiny_model_cfg, tiny_pipelines
-from s5_mm.models.detectors.rotated_inference import (
-    build_inference_pipeline, dataset_metainfo, draw_rotated_detections,
-    find_dataset, inference_rotated_detector, init_rotated_detector,
-    patch_offsets, rotated_detection_demo)
+from s5_mm.apis import build_inference_pipeline as _build_pipeline
+from s5_mm.apis import dataset_metainfo as _metainfo
+from s5_mm.apis import (draw_rotated_boxes, find_dataset,
+                        inference_detector_large_scene,
+                        patch_offsets)
+
+inference_rotated_detector = inference_detector_large_scene
+
+
+def build_inference_pipeline(dataset_cfg):
+    return _build_pipeline(dataset_cfg, 'mmrotate')
+
+
+def dataset_metainfo(dataset_cfg):
+    return _metainfo(dataset_cfg, 'mmrotate')
+
+
+def draw_rotated_detections(image, sample, meta, score_thr, out_file):
+    drawn = mmcv.bgr2rgb(draw_rotated_boxes(image.copy(), sample, meta,
+                                            score_thr))
+    mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file)
+    return drawn
+
 
 DOTA_PATCH = 'tests/data/dota_split/images/P0706__1__0___256.png'
 
@@ -126,14 +145,18 @@ def saved(tiny, tmp_path_factory):
     return cfg, model, cfg_file, ckpt
 
 
-def test_demo_on_a_checkpoint(saved, tmp_path):
+def test_demo_on_a_checkpoint(saved, tmp_path, repo_root):
     """Config file + checkpoint -> drawn predictions of the DOTA head."""
     cfg, model, cfg_file, ckpt = saved
-    loaded = init_rotated_detector(cfg_file, ckpt)
+    sys.path.insert(0, os.path.join(repo_root, 'demo'))
+    try:
+        import image_demo
+    finally:
+        sys.path.pop(0)
     out_file = tmp_path / 'vis' / 'dota.png'
-    result = rotated_detection_demo(loaded, Config.fromfile(cfg_file),
-                                    DOTA_PATCH, 'dota', str(out_file),
-                                    score_thr=0.0)
+    result = image_demo.main([DOTA_PATCH, cfg_file, ckpt, '--dataset', 'dota',
+                              '--out-file', str(out_file),
+                              '--score-thr', '0.0'])
     expected = inference_rotated_detector(
         model, mmcv.imread(DOTA_PATCH),
         build_inference_pipeline(find_dataset(cfg, 'dota')))
@@ -141,7 +164,8 @@ def test_demo_on_a_checkpoint(saved, tmp_path):
                                expected.pred_instances.bboxes)
     assert out_file.exists()
     with pytest.raises(ValueError, match='--dataset NAME'):
-        rotated_detection_demo(loaded, cfg, DOTA_PATCH)
+        image_demo.main([DOTA_PATCH, cfg_file, ckpt, '--out-file',
+                         str(out_file)])
 
 
 def test_image_demo_cli(saved, tmp_path, repo_root):

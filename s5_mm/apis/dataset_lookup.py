@@ -1,0 +1,151 @@
+"""Find a dataset of a config by its name, and its metainfo.
+
+A dataset is named by the ``SetDatasetName`` at the end of its pipeline (see
+``s5_mm/datasets/transforms/set_dataset_name.py``). Multi-dataset configs
+nest datasets in ``ConcatDataset`` (``datasets=[...]``) and wrappers such as
+``RepeatDataset`` (``dataset=...``); the lookup walks them recursively. The
+demo, the multi-dataset loops and ``tools/model_converters/export_dense.py``
+all use these functions.
+"""
+import copy
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+from s5_mm.datasets.transforms.set_dataset_name import SetDatasetName
+
+_SET_NAME_TYPES = ('SetDatasetName', 'mmseg.SetDatasetName',
+                   'mmdet.SetDatasetName')
+
+
+def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
+    """The name set by a ``SetDatasetName`` in a pipeline.
+
+    Args:
+        pipeline (Sequence): built transforms or their config dicts.
+
+    Returns:
+        str, optional: the name, None if the pipeline has no
+        ``SetDatasetName``.
+    """
+    for transform in pipeline or []:
+        if isinstance(transform, SetDatasetName):
+            return transform.name
+        if isinstance(transform, dict) and transform.get(
+                'type') in _SET_NAME_TYPES:
+            return transform['name']
+    return None
+
+
+def iter_dataset_cfgs(dataset_cfg: dict) -> Iterator[Tuple[Optional[str],
+                                                           dict]]:
+    """Every leaf dataset config inside ``ConcatDataset`` / wrapper configs.
+
+    Args:
+        dataset_cfg (dict): a dataset config, possibly nested.
+
+    Yields:
+        tuple: ``(name, leaf config)``; ``name`` is the leaf's
+        ``SetDatasetName`` or, failing that, the nearest wrapper's, else None.
+    """
+
+    def walk(cfg: dict, inherited: Optional[str]):
+        name = pipeline_dataset_name(cfg.get('pipeline')) or inherited
+        if isinstance(cfg.get('datasets'), (list, tuple)):
+            for sub in cfg['datasets']:
+                yield from walk(sub, name)
+        elif isinstance(cfg.get('dataset'), dict):
+            yield from walk(cfg['dataset'], name)
+        else:
+            yield name, cfg
+
+    yield from walk(dataset_cfg, None)
+
+
+def dataset_names(dataset_cfg: dict) -> List[str]:
+    """Names of the datasets in a (nested) dataset config, in order, once
+    each."""
+    names = []
+    for name, _ in iter_dataset_cfgs(dataset_cfg):
+        if name is not None and name not in names:
+            names.append(name)
+    return names
+
+
+def find_dataset_cfg(dataset_cfg: dict,
+                     name: Optional[str] = None,
+                     where: str = 'the dataset config') -> dict:
+    """The leaf config of dataset ``name`` in a (nested) dataset config.
+
+    Args:
+        dataset_cfg (dict): a dataset config (``ConcatDataset``, wrapper or
+            a single dataset).
+        name (str, optional): the dataset's ``SetDatasetName``; may be None
+            when the config holds one dataset only.
+        where (str): how error messages call ``dataset_cfg``.
+
+    Returns:
+        dict: the first leaf dataset config of that name.
+
+    Raises:
+        ValueError: no dataset of that name, or ``name`` is None and there
+            are several datasets.
+    """
+    leaves = list(iter_dataset_cfgs(dataset_cfg))
+    names = dataset_names(dataset_cfg)
+    if name is None:
+        if len(names) > 1:
+            raise ValueError(f'{where} has datasets {names}: choose one with '
+                             '--dataset NAME')
+        return leaves[0][1]
+    for leaf_name, leaf in leaves:
+        if leaf_name == name:
+            return leaf
+    raise ValueError(
+        f"unknown dataset '{name}': {where} has datasets {sorted(names)} "
+        '(names set by SetDatasetName in their pipelines)')
+
+
+def find_dataset(cfg: Config,
+                 name: Optional[str] = None,
+                 split: str = 'test') -> dict:
+    """The ``<split>_dataloader`` dataset config of dataset ``name``.
+
+    Args:
+        cfg (Config): a full config.
+        name (str, optional): dataset name, None for a one-dataset config.
+        split (str): 'test', 'val' or 'train'.
+
+    Returns:
+        dict: that dataset's leaf config (``type``, ``pipeline``, ...).
+    """
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise KeyError(f'the config has no {split}_dataloader.dataset to take '
+                       'the dataset (and its pipeline) from')
+    return find_dataset_cfg(loader['dataset'], name,
+                            where=f"the config's {split}_dataloader")
+
+
+def dataset_metainfo(dataset_cfg: dict, scope: str = 'mmseg') -> dict:
+    """Metainfo of a dataset config without reading any data.
+
+    Args:
+        dataset_cfg (dict): a leaf dataset config.
+        scope (str): registry scope to look the dataset type up in
+            (the config's ``default_scope``).
+
+    Returns:
+        dict: the class's ``METAINFO`` updated by the config's ``metainfo``
+        (``classes``, ``palette``, ...).
+    """
+    from mmengine.registry import DATASETS
+    with DATASETS.switch_scope_and_registry(scope) as registry:
+        cls = registry.get(dataset_cfg['type'])
+    if cls is None:
+        raise KeyError(f"dataset type '{dataset_cfg['type']}' is not "
+                       f"registered in scope '{scope}' (import s5_mm and the "
+                       'library that defines it first)')
+    meta = copy.deepcopy(dict(getattr(cls, 'METAINFO', {})))
+    meta.update(dataset_cfg.get('metainfo') or {})
+    return meta

@@ -1,0 +1,73 @@
+"""tools/setup_env.sh --print-mmcv-build: the mmcv build command it forms,
+with CUDA ops when nvcc is found (a fake nvcc on PATH; nothing is built)."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import torch
+
+SCRIPT = 'tools/setup_env.sh'
+
+
+def formed(env_extra, tmp_path):
+    venv = osp.dirname(osp.dirname(sys.executable))
+    env = dict(os.environ, S5_MM_VENV=venv, MAX_JOBS='3',
+               S5_MM_WHEEL_CACHE=str(tmp_path / 'cache'))
+    env.pop('TORCH_CUDA_ARCH_LIST', None)
+    env.update(env_extra)
+    proc = subprocess.run(['bash', SCRIPT, '--print-mmcv-build'], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    return lines[-2].split(), lines[-1], proc.stdout
+
+
+def fake_nvcc(tmp_path, release='12.1'):
+    bin_dir = tmp_path / 'cuda' / 'bin'
+    bin_dir.mkdir(parents=True)
+    nvcc = bin_dir / 'nvcc'
+    nvcc.write_text('#!/bin/sh\necho "nvcc: NVIDIA (R) Cuda compiler driver"\n'
+                    f'echo "Cuda compilation tools, release {release}, '
+                    f'V{release}.105"\n')
+    nvcc.chmod(0o755)
+    return str(bin_dir)
+
+
+def no_nvcc_path():
+    return os.pathsep.join(
+        p for p in os.environ['PATH'].split(os.pathsep)
+        if not osp.exists(osp.join(p, 'nvcc')))
+
+
+def test_cpu_build_without_nvcc(tmp_path):
+    words, cache, _ = formed(dict(PATH=no_nvcc_path(), CUDA_HOME=''),
+                             tmp_path)
+    assert words[0] == 'env'
+    assert 'FORCE_CUDA=0' in words and 'MMCV_WITH_OPS=1' in words
+    assert 'MAX_JOBS=3' in words
+    assert not any(w.startswith('TORCH_CUDA_ARCH_LIST') for w in words)
+    assert words[-1] == 'mmcv==2.1.0'
+    assert cache == 'wheel cache: ' + str(
+        tmp_path / 'cache' / ('torch-' + torch.__version__.replace('+', '_')))
+
+
+def test_cuda_build_with_nvcc(tmp_path):
+    bin_dir = fake_nvcc(tmp_path, '12.1')
+    path = bin_dir + os.pathsep + no_nvcc_path()
+    words, cache, out = formed(dict(PATH=path), tmp_path)
+    if torch.version.cuda is None:  # a CPU torch: CPU ops, said so
+        assert 'FORCE_CUDA=0' in words and 'torch is a CPU build' in out
+        return
+    assert 'FORCE_CUDA=1' in words and 'FORCE_CUDA=0' not in words
+    assert f'CUDA_HOME={osp.dirname(bin_dir)}' in words
+    archs = [w for w in words if w.startswith('TORCH_CUDA_ARCH_LIST=')]
+    # no GPU here: the list for nvcc 12
+    assert archs == ['TORCH_CUDA_ARCH_LIST=7.0;7.5;8.0;8.6;8.9;9.0+PTX']
+    assert cache.endswith('-cuda12.1')
+    if torch.version.cuda.split('.')[0] != '12':
+        assert 'differ in the major version' in out
+    # a user's arch list wins
+    words, _, _ = formed(dict(PATH=path, TORCH_CUDA_ARCH_LIST='8.0'),
+                         tmp_path)
+    assert 'TORCH_CUDA_ARCH_LIST=8.0' in words
