@@ -1,7 +1,8 @@
 """FixMatch semi-supervised segmentor (the S4P stage of S5)."""
 import copy
 from functools import partial
-from typing import Dict, List, Optional, Sequence, Union
+from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.nn as nn
@@ -16,6 +17,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
+from s5_mm.models.utils.pseudo_label_balance import PseudoLabelClassStats
+
 DEFAULT_SEMI_TRAIN_CFG = dict(
     teacher='self',  # 'self' (paper) or 'ema' (needs EMATeacherHook)
     conf_thr=0.95,
@@ -29,6 +32,11 @@ DEFAULT_SEMI_TRAIN_CFG = dict(
     fp_weight=0.0,  # UniMatch feature perturbation stream (0.5 to enable)
     fp_drop=0.5,
     log_class_hist=True,
+    # against majority-class confirmation bias (off = the paper's recipe),
+    # see s5_mm/models/utils/pseudo_label_balance.py and docs/s4p.md
+    class_thr=None,  # None, 'freematch' or 'flexmatch'
+    class_weight_power=0.0,  # > 0: class-frequency weights f_c ** -power
+    class_stats_momentum=0.999,
 )
 
 
@@ -60,8 +68,12 @@ def cutmix_boxes(num: int, height: int, width: int, prob: float,
     return masks
 
 
-def pseudo_label_loss(logits: Tensor, pseudo_label: Tensor, conf: Tensor,
-                      ignore: Tensor, conf_thr: float) -> Tensor:
+def pseudo_label_loss(logits: Tensor,
+                      pseudo_label: Tensor,
+                      conf: Tensor,
+                      ignore: Tensor,
+                      conf_thr: Union[float, Tensor],
+                      class_weight: Optional[Tensor] = None) -> Tensor:
     """FixMatch's unsupervised cross-entropy.
 
     Per-pixel CE against the pseudo-label, kept where the confidence is
@@ -73,11 +85,45 @@ def pseudo_label_loss(logits: Tensor, pseudo_label: Tensor, conf: Tensor,
         pseudo_label (Tensor): (B, H, W) long.
         conf (Tensor): (B, H, W) max softmax of the teacher.
         ignore (Tensor): (B, H, W) bool, True on padding.
-        conf_thr (float): Confidence threshold tau.
+        conf_thr (float | Tensor): Confidence threshold tau, or one per
+            class (C,) applied by each pixel's pseudo-label.
+        class_weight (Tensor, optional): (C,) weight of each pixel's CE by
+            its pseudo-label's class.
     """
     ce = F.cross_entropy(logits.float(), pseudo_label, reduction='none')
+    if isinstance(conf_thr, Tensor):
+        conf_thr = conf_thr.to(conf.device)[pseudo_label]
     keep = (conf >= conf_thr) & ~ignore
+    if class_weight is not None:
+        ce = ce * class_weight.to(ce.device)[pseudo_label]
     return (ce * keep).sum() / (~ignore).sum().clamp(min=1)
+
+
+class PseudoLabels(NamedTuple):
+    """The teacher's pseudo-labels of the weak view (all (B, H, W)).
+
+    ``conf_thr`` is the threshold in force: a float, or (C,) per class.
+    """
+    label: Tensor
+    conf: Tensor
+    ignore: Tensor
+    conf_thr: Union[float, Tensor]
+    class_weight: Optional[Tensor] = None
+
+
+def decode_logits(model: nn.Module, inputs: Tensor, feat_fn=None) -> Tensor:
+    """Decode-head logits of an mmseg ``EncoderDecoder`` resized to the input,
+    optionally perturbing the backbone features with ``feat_fn`` before the
+    neck."""
+    if feat_fn is None:
+        feats = model.extract_feat(inputs)
+    else:
+        feats = feat_fn(model.backbone(inputs))
+        if model.with_neck:
+            feats = model.neck(feats)
+    logits = model.decode_head.forward(feats)
+    return resize(logits, size=inputs.shape[2:], mode='bilinear',
+                  align_corners=model.align_corners)
 
 
 @MODELS.register_module()
@@ -94,14 +140,24 @@ class FixMatchSegmentor(BaseModel):
     mmdet's ``MultiBranch`` and ``MultiBranchDataPreprocessor``, and losses are
     prefixed ``sup_`` / ``unsup_``.
 
-    Per iteration: the teacher predicts the weak view without gradient
-    (pseudo-label = argmax, confidence = max softmax); every strong view is
-    CutMix-ed with the batch in reverse order (one box per sample, applied
-    alike to image, pseudo-label, confidence and padding mask); the loss is
-    ``(sup_weight * L_sup + unsup_weight * L_unsup) / 2`` with ``L_unsup``
-    the cross-entropy on pixels with confidence >= ``conf_thr`` normalised by
-    the number of non-padding pixels (padding = ignore index in the weak
-    view's ``gt_sem_seg``, see ``LoadIgnoreMask``).
+    :meth:`loss` runs named steps, as ``SemiBaseDetector`` does:
+
+    1. :meth:`loss_by_gt`: the supervised loss on the labeled branch;
+    2. :meth:`get_pseudo_labels`: the teacher predicts the weak view without
+       gradient (pseudo-label = argmax, confidence = max softmax);
+    3. :meth:`loss_by_pseudo_labels`: every strong view is CutMix-ed with the
+       batch in reverse order (one box per sample, applied alike to image,
+       pseudo-label, confidence and padding mask) and the student learns the
+       pseudo-labels on pixels with confidence >= ``conf_thr``;
+    4. :meth:`loss_by_feature_perturbation`: UniMatch's FP stream (when
+       ``fp_weight > 0``);
+    5. :meth:`pseudo_label_stats`: the logged statistics.
+
+    The loss is ``(sup_weight * L_sup + unsup_weight * L_unsup) / 2`` with
+    ``L_unsup`` the cross-entropy on confident pixels normalised by the
+    number of non-padding pixels (padding = ignore index in the weak view's
+    ``gt_sem_seg``, see ``LoadIgnoreMask``). :meth:`fixmatch_views` gives
+    ``FixMatchVisualizationHook`` the views of a batch.
 
     ``semi_train_cfg`` keys (defaults in ``DEFAULT_SEMI_TRAIN_CFG``):
 
@@ -119,6 +175,13 @@ class FixMatchSegmentor(BaseModel):
       ``L_unsup = (1 - fp_weight) * L_strong + fp_weight * L_fp``.
     - ``log_class_hist``: log the share of each class among confident
       pseudo-labels (``unsup_pl_cls{k}``), besides ``unsup_conf_ratio``.
+    - ``class_thr`` (``None``, ``'freematch'``, ``'flexmatch'``),
+      ``class_weight_power`` (0 = off), ``class_stats_momentum``: class-wise
+      thresholds / class-frequency loss weights against majority-class
+      confirmation bias, see
+      :class:`~s5_mm.models.utils.pseudo_label_balance.PseudoLabelClassStats`.
+      Off by default; with them on, ``unsup_thr_cls{k}`` and
+      ``unsup_w_cls{k}`` are logged.
 
     Random draws (CutMix boxes, dropout masks) use a generator seeded with
     torch's initial seed, the rank and the runner's iteration, so a resumed
@@ -165,9 +228,11 @@ class FixMatchSegmentor(BaseModel):
             self.teacher.eval()
             self.teacher.requires_grad_(False)
         self.ignore_index = self.student.decode_head.ignore_index
+        if cfg['class_thr'] is not None or cfg['class_weight_power'] != 0:
+            self.class_stats = PseudoLabelClassStats(
+                self.student.decode_head.out_channels, cfg['class_thr'],
+                cfg['class_weight_power'], cfg['class_stats_momentum'])
         self._calls = 0
-        self.vis_requested = False
-        self.vis_data: Optional[Dict[str, Tensor]] = None
 
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> 'FixMatchSegmentor':
@@ -208,54 +273,181 @@ class FixMatchSegmentor(BaseModel):
     def loss(self, multi_batch_inputs: Dict[str, Tensor],
              multi_batch_data_samples: Dict[str, SampleList]) -> dict:
         """Supervised + FixMatch losses from the multi-branch batch."""
-        cfg = self.semi_train_cfg
         strong_keys = self._strong_branches(multi_batch_inputs)
-        losses = self.student.loss(multi_batch_inputs['sup'],
-                                   multi_batch_data_samples['sup'])
-        losses = rename_loss_dict(
-            'sup_', reweight_loss_dict(losses, cfg['sup_weight'] / 2))
-
+        losses = self.loss_by_gt(multi_batch_inputs['sup'],
+                                 multi_batch_data_samples['sup'])
         weak = multi_batch_inputs['unsup_teacher']
-        ignore = self._ignore_mask(multi_batch_data_samples['unsup_teacher'],
-                                   weak)
-        with torch.no_grad():
-            probs = self._teacher_logits(weak).float().softmax(dim=1)
-        conf, pseudo_label = probs.max(dim=1)
+        pseudo = self.get_pseudo_labels(
+            weak, multi_batch_data_samples['unsup_teacher'])
         generator = self._generator()
+        unsup, _ = self.loss_by_pseudo_labels(
+            [multi_batch_inputs[k] for k in strong_keys], pseudo, generator)
+        losses.update(unsup)
+        if self.semi_train_cfg['fp_weight'] > 0:
+            losses.update(
+                self.loss_by_feature_perturbation(weak, pseudo, generator))
+        losses.update(self.pseudo_label_stats(pseudo))
+        return losses
 
+    def loss_by_gt(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Supervised losses of the student, ``sup_``-prefixed and weighted
+        by ``sup_weight / 2``."""
+        losses = self.student.loss(inputs, data_samples)
+        return rename_loss_dict(
+            'sup_',
+            reweight_loss_dict(losses, self.semi_train_cfg['sup_weight'] / 2))
+
+    @torch.no_grad()
+    def get_pseudo_labels(self,
+                          weak: Tensor,
+                          data_samples: SampleList,
+                          update_stats: bool = True) -> PseudoLabels:
+        """The teacher's pseudo-labels of the weak view.
+
+        With the class-balance options on, the batch first updates the class
+        statistics (all ranks, collective) unless ``update_stats`` is False,
+        and the pseudo-labels carry per-class thresholds / weights.
+
+        Args:
+            weak (Tensor): (B, 3, H, W) preprocessed weak views.
+            data_samples (list[SegDataSample]): Their samples, whose
+                ``gt_sem_seg`` marks padding with the ignore index.
+            update_stats (bool): Add this batch to the class statistics.
+        """
+        ignore = self._ignore_mask(data_samples, weak)
+        probs = self._teacher_logits(weak).float().softmax(dim=1)
+        conf, label = probs.max(dim=1)
+        conf_thr = self.semi_train_cfg['conf_thr']
+        class_weight = None
+        if hasattr(self, 'class_stats'):
+            if update_stats:
+                self.class_stats.update(probs, ignore, conf_thr)
+            conf_thr = self.class_stats.thresholds(conf_thr)
+            class_weight = self.class_stats.class_weights()
+        return PseudoLabels(label, conf, ignore, conf_thr, class_weight)
+
+    def loss_by_pseudo_labels(
+            self, strong: Sequence[Tensor], pseudo: PseudoLabels,
+            generator: torch.Generator) -> Tuple[dict, dict]:
+        """Strong-view loss ``unsup_loss_seg`` against CutMix-ed
+        pseudo-labels, weighted by ``unsup_weight / 2 * (1 - fp_weight)``.
+
+        Args:
+            strong (list[Tensor]): The strong views (one, or two with
+                ``comp_drop``), each (B, 3, H, W).
+            pseudo (PseudoLabels): From :meth:`get_pseudo_labels`.
+            generator (torch.Generator): This iteration's random source.
+
+        Returns:
+            tuple[dict, dict]: The loss, and the first strong view's tensors
+            (``strong``: mixed image, ``pseudo_label``, ``conf``,
+            ``ignore``, ``logits``).
+        """
+        cfg = self.semi_train_cfg
         images, targets = [], []
-        for key in strong_keys:
-            image, *target = self.cutmix(multi_batch_inputs[key], pseudo_label,
-                                         conf, ignore, generator)
+        for view in strong:
+            image, *target = self.cutmix(view, pseudo.label, pseudo.conf,
+                                         pseudo.ignore, generator)
             images.append(image)
             targets.append(target)
         feat_fn = None
         if cfg['comp_drop']:
             feat_fn = partial(self._comp_dropout, generator=generator)
         logits = self._student_logits(torch.cat(images), feat_fn)
-        loss_strong = sum(
-            pseudo_label_loss(lg, *tgt, cfg['conf_thr'])
+        loss = sum(
+            pseudo_label_loss(lg, *tgt, pseudo.conf_thr, pseudo.class_weight)
             for lg, tgt in zip(logits.chunk(len(images)), targets))
-        loss_strong = loss_strong / len(images)
-
+        loss = loss / len(images)
         scale = cfg['unsup_weight'] / 2
-        fp_weight = cfg['fp_weight']
-        losses['unsup_loss_seg'] = loss_strong * scale * (1 - fp_weight)
-        if fp_weight > 0:
-            logits_fp = self._student_logits(
-                weak, partial(self._channel_dropout, generator=generator))
-            losses['unsup_loss_fp'] = scale * fp_weight * pseudo_label_loss(
-                logits_fp, pseudo_label, conf, ignore, cfg['conf_thr'])
-        losses.update(self._pseudo_label_stats(pseudo_label, conf, ignore,
-                                               probs.shape[1]))
-        if self.vis_requested:
-            self.vis_data = dict(
-                weak=weak[0].detach(), strong=images[0][0].detach(),
-                pseudo_label=targets[0][0][0].detach(),
-                conf_mask=((targets[0][1][0] >= cfg['conf_thr'])
-                           & ~targets[0][2][0]).detach(),
-                pred=logits[0].detach().argmax(dim=0))
-        return losses
+        first = dict(zip(('pseudo_label', 'conf', 'ignore'), targets[0]),
+                     strong=images[0], logits=logits[:len(images[0])])
+        loss = loss * scale * (1 - cfg['fp_weight'])
+        return dict(unsup_loss_seg=loss), first
+
+    def loss_by_feature_perturbation(self, weak: Tensor, pseudo: PseudoLabels,
+                                     generator: torch.Generator) -> dict:
+        """UniMatch's feature-perturbation loss ``unsup_loss_fp``: the student
+        on the weak view with channel dropout on its backbone features,
+        against the uncut pseudo-labels, weighted by
+        ``unsup_weight / 2 * fp_weight``."""
+        cfg = self.semi_train_cfg
+        logits = self._student_logits(
+            weak, partial(self._channel_dropout, generator=generator))
+        scale = cfg['unsup_weight'] / 2
+        return dict(unsup_loss_fp=scale * cfg['fp_weight'] * pseudo_label_loss(
+            logits, pseudo.label, pseudo.conf, pseudo.ignore, pseudo.conf_thr,
+            pseudo.class_weight))
+
+    def pseudo_label_stats(self, pseudo: PseudoLabels) -> dict:
+        """Share of valid pixels above the threshold (``unsup_conf_ratio``),
+        the class histogram of the confident ones (``unsup_pl_cls{k}``) and,
+        with the class-balance options, the per-class thresholds
+        (``unsup_thr_cls{k}``) and weights (``unsup_w_cls{k}``)."""
+        conf_thr = pseudo.conf_thr
+        if isinstance(conf_thr, Tensor):
+            conf_thr = conf_thr.to(pseudo.conf.device)[pseudo.label]
+        keep = (pseudo.conf >= conf_thr) & ~pseudo.ignore
+        valid = (~pseudo.ignore).sum().clamp(min=1)
+        stats = dict(unsup_conf_ratio=keep.sum() / valid)
+        num_classes = self.student.decode_head.out_channels
+        if self.semi_train_cfg['log_class_hist']:
+            hist = torch.bincount(pseudo.label[keep], minlength=num_classes)
+            hist = hist.float() / hist.sum().clamp(min=1)
+            stats.update({f'unsup_pl_cls{k}': hist[k]
+                          for k in range(num_classes)})
+        for name, values in (('thr', pseudo.conf_thr),
+                             ('w', pseudo.class_weight)):
+            if isinstance(values, Tensor):
+                stats.update({f'unsup_{name}_cls{k}': values[k]
+                              for k in range(num_classes)})
+        return stats
+
+    @torch.no_grad()
+    def fixmatch_views(self, data_batch: dict,
+                       num_samples: int) -> Dict[str, Tensor]:
+        """The first ``num_samples`` unlabeled samples of a training batch as
+        FixMatch sees them, for ``FixMatchVisualizationHook``.
+
+        Re-runs :meth:`get_pseudo_labels` and the CutMix of
+        :meth:`loss_by_pseudo_labels` on ``data_batch`` with the current
+        weights and this iteration's CutMix boxes, the student predicting the
+        mixed strong view in eval mode, with the class thresholds in force.
+        Nothing is updated: class and BN statistics and random generators
+        are left as they were.
+
+        Args:
+            data_batch (dict): A raw multi-branch batch from the dataloader.
+            num_samples (int): How many samples to return (at most the
+                batch size).
+
+        Returns:
+            dict[str, Tensor]: ``weak``, ``strong`` (N, 3, H, W) preprocessed
+            images; ``pseudo_label``, ``conf``, ``ignore``, ``conf_thr``
+            (per-pixel threshold), ``pred`` (N, H, W).
+        """
+        data = self.data_preprocessor(data_batch, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        weak = inputs['unsup_teacher']
+        was_training = self.training
+        try:
+            pseudo = self.get_pseudo_labels(
+                weak, samples['unsup_teacher'], update_stats=False)
+            self.student.eval()
+            image, label, conf, ignore = self.cutmix(
+                inputs['unsup_student'], pseudo.label, pseudo.conf,
+                pseudo.ignore, self._generator(advance=False))
+            pred = decode_logits(self.student, image[:num_samples])
+        finally:
+            self.train(was_training)
+        conf_thr = pseudo.conf_thr
+        if isinstance(conf_thr, Tensor):
+            conf_thr = conf_thr.to(conf.device)[label]
+        else:
+            conf_thr = torch.full_like(conf, conf_thr)
+        n = num_samples
+        return dict(weak=weak[:n], strong=image[:n], pseudo_label=label[:n],
+                    conf=conf[:n], ignore=ignore[:n], conf_thr=conf_thr[:n],
+                    pred=pred.argmax(dim=1))
 
     def cutmix(self, image: Tensor, pseudo_label: Tensor, conf: Tensor,
                ignore: Tensor, generator: torch.Generator) -> List[Tensor]:
@@ -308,43 +500,38 @@ class FixMatchSegmentor(BaseModel):
         return masks.to(weak.device) == self.ignore_index
 
     def _teacher_logits(self, inputs: Tensor) -> Tensor:
-        """Teacher logits at input resolution, in eval mode."""
+        """Teacher logits at input resolution, in eval mode: the EMA teacher,
+        or the student switched to eval mode for the call."""
         if self.semi_train_cfg['teacher'] == 'ema':
             self.teacher.eval()
-            return self._student_logits(inputs, model=self.teacher)
+            return decode_logits(self.teacher, inputs)
         was_training = self.student.training
         self.student.eval()
         try:
-            return self._student_logits(inputs)
+            return decode_logits(self.student, inputs)
         finally:
             self.student.train(was_training)
 
     def _student_logits(self, inputs: Tensor, feat_fn=None,
                         model: Optional[nn.Module] = None) -> Tensor:
-        """Decode-head logits resized to the input, optionally perturbing the
-        backbone features with ``feat_fn`` before the neck."""
-        model = self.student if model is None else model
-        if feat_fn is None:
-            feats = model.extract_feat(inputs)
-        else:
-            feats = feat_fn(model.backbone(inputs))
-            if model.with_neck:
-                feats = model.neck(feats)
-        logits = model.decode_head.forward(feats)
-        return resize(logits, size=inputs.shape[2:], mode='bilinear',
-                      align_corners=model.align_corners)
+        """The student's logits (:func:`decode_logits`) in its current mode;
+        ``model`` replaces the student by a replica of it (tests)."""
+        return decode_logits(self.student if model is None else model, inputs,
+                             feat_fn)
 
-    def _generator(self) -> torch.Generator:
+    def _generator(self, advance: bool = True) -> torch.Generator:
         """Generator seeded by torch's seed, the rank and the iteration.
 
         The runner's iteration (from the message hub) makes a resumed run
         draw what the uninterrupted run drew; without a runner, a call
-        counter stands in.
+        counter stands in. ``advance=False`` gives the generator of the
+        last training call again (for :meth:`fixmatch_views`).
         """
         it = MessageHub.get_current_instance().get_info('iter')
         if it is None:
-            it = self._calls
-        self._calls += 1
+            it = self._calls if advance else max(self._calls - 1, 0)
+        if advance:
+            self._calls += 1
         seed = torch.initial_seed() + 1000003 * (it + 1) + 7919 * get_rank()
         return torch.Generator().manual_seed(seed % (2**63))
 
@@ -383,26 +570,14 @@ class FixMatchSegmentor(BaseModel):
             out.append(f * masks[c][..., None, None].to(f.device))
         return out
 
-    def _pseudo_label_stats(self, pseudo_label: Tensor, conf: Tensor,
-                            ignore: Tensor, num_classes: int) -> dict:
-        """Share of valid pixels above the threshold and class histogram."""
-        keep = (conf >= self.semi_train_cfg['conf_thr']) & ~ignore
-        valid = (~ignore).sum().clamp(min=1)
-        stats = dict(unsup_conf_ratio=keep.sum() / valid)
-        if self.semi_train_cfg['log_class_hist']:
-            hist = torch.bincount(pseudo_label[keep], minlength=num_classes)
-            hist = hist.float() / hist.sum().clamp(min=1)
-            stats.update({f'unsup_pl_cls{k}': hist[k]
-                          for k in range(num_classes)})
-        return stats
-
     # -------------------------------------------------------------- loading
     def _load_from_state_dict(self, state_dict: dict, prefix: str,
                               local_metadata: dict, strict: bool,
                               missing_keys: List[str],
                               unexpected_keys: List[str],
                               error_msgs: List[str]) -> None:
-        """Load a plain segmentor checkpoint into the student and teacher."""
+        """Load a plain segmentor checkpoint into the student and teacher
+        (the class statistics, if any, then start afresh)."""
         own = [k for k in state_dict if k.startswith(prefix)]
         nets = ['student'] + (['teacher'] if hasattr(self, 'teacher') else [])
         if own and not any(k[len(prefix):].startswith(('student.', 'teacher.'))
@@ -411,6 +586,9 @@ class FixMatchSegmentor(BaseModel):
                 value = state_dict.pop(k)
                 for net in nets:
                     state_dict[f'{prefix}{net}.{k[len(prefix):]}'] = value
+            if hasattr(self, 'class_stats'):
+                for k, v in self.class_stats.state_dict().items():
+                    state_dict[f'{prefix}class_stats.{k}'] = v.clone()
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)

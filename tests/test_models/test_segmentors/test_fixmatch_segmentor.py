@@ -176,21 +176,3 @@ def test_config_errors(demo_cfg):
     with pytest.raises(KeyError, match='LoadIgnoreMask'):
         model.loss(inputs, samples)
 
-
-def test_visualization_panel(demo_cfg):
-    from s5_mm.engine.hooks.fixmatch_visualization_hook import \
-        FixMatchVisualizationHook
-    model = build_model(demo_cfg)
-    pre = model.data_preprocessor.data_preprocessor
-    raw = torch.arange(3 * 4 * 6, dtype=torch.float32).view(3, 4, 6)
-    img = (raw - pre.mean) / pre.std  # normalised RGB, as the model sees it
-    label = torch.tensor([[0, 1, 2, 3, 4, 5]] * 4)
-    palette = [[10 * k, 0, 255 - 10 * k] for k in range(7)]
-    panel = FixMatchVisualizationHook.make_panel(
-        dict(weak=img, strong=img, pseudo_label=label,
-             conf_mask=label > 2, pred=label.flip(1)),
-        model.data_preprocessor, dict(palette=palette))
-    assert panel.shape == (4, 30, 3) and panel.dtype.name == 'uint8'
-    assert (panel[:, :6] == raw.permute(1, 2, 0).round().numpy()).all()
-    assert (panel[:, 12:18] == torch.tensor(palette)[label].numpy()).all()
-    assert (panel[:, 18:24, 0] == (label > 2).numpy() * 255).all()

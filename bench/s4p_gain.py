@@ -1,0 +1,477 @@
+"""Does S4P (FixMatch) improve a model? A CPU semi-supervised benchmark.
+
+Two tasks, each built by this script from scratch, deterministic:
+
+* ``synthetic``: 48x48 scenes of a textured background (the majority
+  class, ~75% of the pixels) with buildings (striped rectangles), roads
+  (smooth bars) and water (dark disks), the three minority classes. Every
+  scene has a *style* s in [0, 1] that rotates all colours around the grey
+  axis (up to 160 degrees) and darkens them: the labeled images have
+  s <= 0.25, the unlabeled and test images s ~ U(0, 1). The labeled set
+  thus covers only part of the appearance variation.
+* ``real``: 64x64 tiles of the three bundled LoveDA crops
+  (``tests/data/loveda``, halved to 512 px): a checkerboard quarter of the
+  tiles is the test set, 4 tiles per crop are labeled, the rest unlabeled.
+
+Arms, each over the same seeds: a supervised warm-up (``EncoderDecoder``)
+on the labeled set, then from its checkpoint, for the same iterations and
+the same labeled batches (one ``MultiSourceSampler`` stream, identical in
+every arm):
+
+* ``supervised``: ``FixMatchSegmentor`` with ``unsup_weight=0``;
+* ``fixmatch``: the paper's recipe (self teacher, tau 0.95, CutMix 0.5);
+* ``freematch`` / ``flexmatch``: class-wise thresholds
+  (``semi_train_cfg.class_thr``);
+* ``class_weight``: class-frequency weights of the unsupervised loss
+  (``class_weight_power=0.5``);
+* ``full``: the supervised arm with every training image labeled (the
+  upper bound).
+
+All arms are mmengine ``Runner`` runs of Config objects generated from the
+shipped S4P demo config (``configs/demo/s4p-fixmatch_...py``) with a small
+UNet instead of the tiny ViT. Reported: test mIoU (x100) and per-class
+IoU; the gain of each arm over ``supervised`` per seed; for the synthetic
+task, the accuracy of the teacher's confident pseudo-labels against the
+true labels and the minority share among them at 5 points of training;
+``unsup_conf_ratio`` over time. The last line is a JSON object.
+
+    python bench/s4p_gain.py                      # all, ~25 min on 2 cores
+    python bench/s4p_gain.py --tasks synthetic --seeds 0
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.hooks import Hook
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmseg.evaluation import IoUMetric
+
+import s5_mm  # noqa: F401
+from s5_mm.models.segmentors.fixmatch_segmentor import decode_logits
+
+DEMO_CFG = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_'
+            'loveda-sample-unlabeled-64x64.py')
+ARMS = {
+    'supervised': dict(unsup_weight=0.0),
+    'fixmatch': dict(),
+    'freematch': dict(class_thr='freematch'),
+    'flexmatch': dict(class_thr='flexmatch'),
+    'class_weight': dict(class_weight_power=0.5),
+    'full': dict(unsup_weight=0.0),
+}
+OPTIONS = ['freematch', 'flexmatch', 'class_weight']
+SYNTH_CLASSES = ('background', 'building', 'road', 'water')
+SYNTH_PALETTE = [[110, 140, 80], [170, 110, 90], [150, 150, 150],
+                 [50, 80, 140]]
+
+
+# ------------------------------------------------------------------ tasks
+def _style_colours(style: float) -> np.ndarray:
+    """Class colours (RGB) rotated around the grey axis by 160 deg * s."""
+    theta = np.deg2rad(160.0 * style)
+    axis = np.ones(3) / np.sqrt(3)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]],
+                  [-axis[1], axis[0], 0]])
+    rot = np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k
+    base = np.asarray(SYNTH_PALETTE, dtype=np.float64)
+    grey = base.mean(axis=1, keepdims=True)
+    return ((base - grey) @ rot.T * 1.3 + grey) * (1 - 0.35 * style)
+
+
+def synth_scene(rng: np.random.RandomState, style: float, size: int = 48):
+    """One synthetic scene: RGB uint8 image and uint8 label map."""
+    label = np.zeros((size, size), np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(rng.randint(1, 4)):  # buildings
+        h, w = rng.randint(6, 13, size=2)
+        y, x = rng.randint(0, size - h), rng.randint(0, size - w)
+        label[y:y + h, x:x + w] = 1
+    if rng.rand() < 0.8:  # one road, horizontal or vertical
+        pos, width = rng.randint(4, size - 8), rng.randint(3, 5)
+        if rng.rand() < 0.5:
+            label[pos:pos + width] = 2
+        else:
+            label[:, pos:pos + width] = 2
+    if rng.rand() < 0.6:  # water
+        cy, cx, r = rng.randint(8, size - 8), rng.randint(8, size - 8), \
+            rng.randint(4, 8)
+        label[(yy - cy)**2 + (xx - cx)**2 <= r * r] = 3
+    colours = _style_colours(style)
+    img = colours[label]
+    noise = rng.randn(size // 4, size // 4, 1)
+    noise = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC)
+    img += (label == 0)[..., None] * noise[..., None] * 18  # bg texture
+    stripes = ((xx + yy) // 2 % 2 == 0) & (label == 1)
+    img[stripes] *= 0.7  # building texture
+    img += rng.randn(size, size, 3) * 6
+    return np.clip(img, 0, 255).astype(np.uint8), label
+
+
+def make_synthetic(root: str, num_labeled: int = 16,
+                   num_unlabeled: int = 384, num_test: int = 192) -> None:
+    """Write the synthetic task (img_dir / ann_dir, PNG) under ``root``."""
+    rng = np.random.RandomState(2024)
+    splits = [('labeled', num_labeled, 0.25), ('unlabeled', num_unlabeled,
+                                                 1.0), ('test', num_test, 1.0)]
+    for split, num, max_style in splits:
+        for sub in ('img_dir', 'ann_dir'):
+            os.makedirs(osp.join(root, sub, split), exist_ok=True)
+        for i in range(num):
+            img, label = synth_scene(rng, rng.uniform(0, max_style))
+            name = f'{split}_{i:04d}.png'
+            cv2.imwrite(osp.join(root, 'img_dir', split, name), img[..., ::-1])
+            cv2.imwrite(osp.join(root, 'ann_dir', split, name), label)
+
+
+def make_real(root: str, src: str = 'tests/data/loveda',
+              tile: int = 64) -> List[str]:
+    """Tiles of the bundled LoveDA crops: checkerboard test quarter, 4
+    labeled tiles per crop, the rest unlabeled. Returns the class names."""
+    from mmseg.datasets import LoveDADataset
+    for split in ('labeled', 'unlabeled', 'test'):
+        for sub in ('img_dir', 'ann_dir'):
+            os.makedirs(osp.join(root, sub, split), exist_ok=True)
+    rng = np.random.RandomState(7)
+    names = sorted(os.listdir(osp.join(src, 'img_dir')))
+    if not names:
+        raise FileNotFoundError(f'no LoveDA crops under {src}/img_dir')
+    for name in names:
+        img = cv2.imread(osp.join(src, 'img_dir', name))
+        ann = cv2.imread(osp.join(src, 'ann_dir', name), cv2.IMREAD_GRAYSCALE)
+        if img is None or ann is None:
+            raise FileNotFoundError(f'cannot read {src}/*/{name}')
+        half = (img.shape[1] // 2, img.shape[0] // 2)
+        img = cv2.resize(img, half, interpolation=cv2.INTER_AREA)
+        ann = cv2.resize(ann, half, interpolation=cv2.INTER_NEAREST)
+        # LoveDA: 0 = no-data, 1..7 = classes (reduce_zero_label)
+        ann = np.where(ann == 0, 255, ann.astype(np.int64) - 1).astype(
+            np.uint8)
+        n_y, n_x = ann.shape[0] // tile, ann.shape[1] // tile
+        train = [(r, c) for r in range(n_y) for c in range(n_x)
+                 if (r % 2, c % 2) != (1, 1)]
+        labeled = {train[i] for i in rng.choice(len(train), 4, replace=False)}
+        for r in range(n_y):
+            for c in range(n_x):
+                split = ('test' if (r % 2, c % 2) == (1, 1) else
+                         'labeled' if (r, c) in labeled else 'unlabeled')
+                out = f'{osp.splitext(name)[0]}_{r}_{c}.png'
+                box = np.s_[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]
+                cv2.imwrite(osp.join(root, 'img_dir', split, out), img[box])
+                cv2.imwrite(osp.join(root, 'ann_dir', split, out), ann[box])
+    return list(LoveDADataset.METAINFO['classes'])
+
+
+# ---------------------------------------------------------------- configs
+def small_unet(num_classes: int) -> dict:
+    """A small mmseg UNet + FCN head (~0.3 M parameters)."""
+    norm = dict(type='BN', requires_grad=True)
+    return dict(
+        type='EncoderDecoder',
+        backbone=dict(
+            type='UNet', in_channels=3, base_channels=16, num_stages=3,
+            strides=(1, 1, 1), enc_num_convs=(2, 2, 2), dec_num_convs=(2, 2),
+            downsamples=(True, True), enc_dilations=(1, 1, 1),
+            dec_dilations=(1, 1), norm_cfg=norm,
+            upsample_cfg=dict(type='InterpConv')),
+        decode_head=dict(
+            type='FCNHead', in_channels=16, in_index=2, channels=16,
+            num_convs=1, concat_input=False, dropout_ratio=0.0,
+            num_classes=num_classes, norm_cfg=norm, align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                             loss_weight=1.0)),
+        train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+
+def _dataset(root: str, split: str, meta: dict, pipeline: list) -> dict:
+    return dict(type='BaseSegDataset', data_root=root, metainfo=meta,
+                data_prefix=dict(img_path=f'img_dir/{split}',
+                                 seg_map_path=f'ann_dir/{split}'),
+                img_suffix='.png', seg_map_suffix='.png', pipeline=pipeline)
+
+
+def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
+              arm: Optional[str], load_from: Optional[str],
+              args) -> Config:
+    """A Runner config from the S4P demo config: the warm-up (``arm=None``:
+    supervised ``EncoderDecoder``) or one FixMatch arm."""
+    cfg = Config.fromfile(DEMO_CFG)
+    size = task['size']
+    meta = dict(classes=task['classes'], palette=task['palette'])
+    seg = small_unet(len(task['classes']))
+    seg['data_preprocessor'] = copy.deepcopy(cfg.model.segmentor
+                                             .data_preprocessor)
+    seg['data_preprocessor']['size'] = (size, size)
+    geometric = [dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+                 dict(type='RandomFlip', prob=0.5, direction='vertical')]
+    root = task['root']
+    if arm is None:
+        pipeline = [dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations'), *geometric,
+                    dict(type='PackSegInputs')]
+        cfg.model = seg
+        cfg.train_dataloader = dict(
+            batch_size=args.batch, num_workers=0, persistent_workers=False,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            dataset=_dataset(root, 'labeled', meta, pipeline))
+    else:
+        cfg.model.segmentor = seg
+        cfg.model.data_preprocessor.data_preprocessor = copy.deepcopy(
+            seg['data_preprocessor'])
+        cfg.model.semi_train_cfg = dict(
+            teacher='self', conf_thr=0.95, class_stats_momentum=0.99,
+            **ARMS[arm])
+        labeled, unlabeled = cfg.train_dataloader.dataset.datasets
+        labeled_pipeline = [*labeled.pipeline[:2], *geometric,
+                            labeled.pipeline[-1]]
+        labeled_pipeline[1] = dict(type='LoadAnnotations')
+        unlabeled_pipeline = [*unlabeled.pipeline[:2], *geometric,
+                              unlabeled.pipeline[-1]]
+        lab = _dataset(root, 'labeled', meta, labeled_pipeline)
+        if arm == 'full':  # labeled + unlabeled, both with their labels
+            lab = dict(type='ConcatDataset', datasets=[
+                _dataset(root, s, meta, labeled_pipeline)
+                for s in ('labeled', 'unlabeled')])
+        cfg.train_dataloader.batch_size = 2 * args.batch
+        cfg.train_dataloader.sampler.batch_size = 2 * args.batch
+        cfg.train_dataloader.dataset.datasets = [
+            lab,
+            dict(type='UnlabeledImageDataset', data_root=root, ann_file='',
+                 data_prefix=dict(img_path='img_dir/unlabeled'),
+                 pipeline=unlabeled_pipeline)]
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
+                         val_interval=iters + 1)
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', eta_min=0.0,
+                                begin=0, end=iters, by_epoch=False)]
+    cfg.optim_wrapper.optimizer.lr = args.lr
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
+                                        interval=iters, save_last=True)
+    cfg.default_hooks.logger.interval = 50
+    cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
+    cfg.custom_hooks = []
+    cfg.log_level = 'WARNING'
+    cfg.randomness = dict(seed=seed)
+    cfg.work_dir = work_dir
+    cfg.load_from = load_from
+    cfg.visualizer.name = f'vis_{osp.basename(work_dir)}'
+    cfg.visualizer.vis_backends = []
+    return cfg
+
+
+# ------------------------------------------------------------ measurement
+def _load_split(root: str, split: str, mean, std, limit: int):
+    names = sorted(os.listdir(osp.join(root, 'img_dir', split)))[:limit]
+    imgs, labels = [], []
+    for name in names:
+        img = cv2.imread(osp.join(root, 'img_dir', split, name))[..., ::-1]
+        imgs.append(torch.from_numpy(np.ascontiguousarray(img)))
+        labels.append(torch.from_numpy(cv2.imread(
+            osp.join(root, 'ann_dir', split, name), cv2.IMREAD_GRAYSCALE)))
+    x = torch.stack(imgs).permute(0, 3, 1, 2).float()
+    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(
+        1, 3, 1, 1)
+    return x, torch.stack(labels).long()
+
+
+class PseudoLabelProbe(Hook):
+    """At 5 points of training: the teacher's pseudo-labels on unlabeled
+    images against their true labels (accuracy of the confident ones, their
+    share of the valid pixels, the minority share among them)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor,
+                 iters: int) -> None:
+        self.images, self.labels = images, labels
+        self.points = {round(iters * f) for f in (0.0, 0.25, 0.5, 0.75)} | {
+            iters - 1}
+        self.records: List[dict] = []
+
+    @torch.no_grad()
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter not in self.points:
+            return
+        model = runner.model
+        net = model.teacher if hasattr(model, 'teacher') else model.student
+        was = net.training
+        net.eval()
+        probs = decode_logits(net, self.images).softmax(1)
+        net.train(was)
+        conf, label = probs.max(1)
+        thr = model.semi_train_cfg['conf_thr']
+        if hasattr(model, 'class_stats') and model.class_stats.steps > 0:
+            thr = model.class_stats.thresholds(thr)[label]
+        keep = (conf >= thr) & (self.labels != 255)
+        n = keep.sum().clamp(min=1)
+        self.records.append(dict(
+            iter=runner.iter + 1,
+            pl_acc=round(float((label == self.labels)[keep].sum() / n), 4),
+            conf_ratio=round(float(keep.float().mean()), 4),
+            minority_share=round(float((label[keep] != 0).sum() / n), 4)))
+
+
+def evaluate(model, root: str, num_classes: int, mean, std) -> np.ndarray:
+    """Per-class IoU (x100) of ``model`` on the test split (mmseg's
+    ``IoUMetric.intersect_and_union``)."""
+    x, y = _load_split(root, 'test', mean, std, 10**6)
+    model.eval()
+    net = model.teacher if getattr(model, 'semi_test_cfg', {}).get(
+        'predict_on') == 'teacher' else getattr(model, 'student', model)
+    inter = union = 0
+    with torch.no_grad():
+        for i in range(0, len(x), 64):
+            pred = decode_logits(net, x[i:i + 64]).argmax(1)
+            for p, t in zip(pred, y[i:i + 64]):
+                a, u, _, _ = IoUMetric.intersect_and_union(p, t, num_classes,
+                                                          255)
+                inter, union = inter + a, union + u
+    return (inter / union.clamp(min=1)).numpy() * 100
+
+
+def run(cfg: Config, probe: Optional[Hook] = None):
+    init_default_scope('mmseg')
+    runner = Runner.from_cfg(cfg)
+    if probe is not None:
+        runner.register_hook(probe, priority='LOWEST')
+    runner.train()
+    return runner
+
+
+def _spread(values: List[float]) -> Dict[str, float]:
+    return dict(mean=round(float(np.mean(values)), 2),
+                min=round(float(np.min(values)), 2),
+                max=round(float(np.max(values)), 2))
+
+
+def _conf_ratio_curve(runner, points: int = 5) -> List[float]:
+    scalars = runner.message_hub.log_scalars
+    if 'train/unsup_conf_ratio' not in scalars:
+        return []
+    values = scalars['train/unsup_conf_ratio'].data[0]
+    return [round(float(c.mean()), 4) for c in np.array_split(values, points)]
+
+
+def bench_task(name: str, task: dict, args, logger) -> dict:
+    mean = [123.675, 116.28, 103.53]
+    std = [58.395, 57.12, 57.375]
+    n_cls = len(task['classes'])
+    arms = args.arms if name == 'synthetic' else args.real_arms
+    results: Dict[str, List[np.ndarray]] = {a: [] for a in arms}
+    probes: Dict[str, List[list]] = {a: [] for a in arms}
+    curves: Dict[str, List[list]] = {a: [] for a in arms}
+    probe_data = _load_split(task['root'], 'unlabeled', mean, std, 64)
+    for seed in args.seeds:
+        wd = osp.join(args.work_dir, name, f'seed{seed}')
+        t0 = time.time()
+        run(build_cfg(task, osp.join(wd, 'warmup'), seed, args.warmup_iters,
+                      None, None, args))
+        ckpt = osp.join(wd, 'warmup', f'iter_{args.warmup_iters}.pth')
+        logger.warning(f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
+        for arm in arms:
+            t0 = time.time()
+            probe = PseudoLabelProbe(*probe_data, args.iters)
+            runner = run(build_cfg(task, osp.join(wd, arm), seed, args.iters,
+                                   arm, ckpt, args), probe)
+            iou = evaluate(runner.model, task['root'], n_cls, mean, std)
+            results[arm].append(iou)
+            probes[arm].append(probe.records)
+            curves[arm].append(_conf_ratio_curve(runner))
+            logger.warning(f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} '
+                           f'IoU {np.round(iou, 1).tolist()} '
+                           f'({time.time() - t0:.0f}s)')
+    miou = {a: [float(v.mean()) for v in results[a]] for a in arms}
+    sup = miou['supervised']
+    minor = {a: [float(v[1:].mean()) for v in results[a]] for a in arms}
+    out = dict(
+        arms={a: dict(miou=_spread(miou[a]), minority_iou=_spread(minor[a]),
+                      gain=_spread([m - s for m, s in zip(miou[a], sup)]),
+                      minority_gain=_spread([m - s for m, s in zip(
+                          minor[a], minor['supervised'])]),
+                      per_class_iou=np.round(np.mean(results[a], 0),
+                                             2).tolist())
+              for a in arms},
+        unsup_conf_ratio={a: np.round(np.mean(curves[a], 0), 4).tolist()
+                          for a in arms if curves[a] and curves[a][0]})
+    if name == 'synthetic':
+        out['pseudo_labels'] = {
+            a: [dict(iter=r[0]['iter'], **{
+                k: round(float(np.mean([x[k] for x in r])), 4)
+                for k in ('pl_acc', 'conf_ratio', 'minority_share')})
+                for r in zip(*probes[a])]
+            for a in arms if a not in ('supervised', 'full')}
+    return out
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/s4p_gain')
+    parser.add_argument('--tasks', nargs='+', default=['synthetic', 'real'])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--arms', nargs='+', default=list(ARMS))
+    parser.add_argument('--real-arms', nargs='+',
+                        default=['supervised', 'fixmatch', *OPTIONS])
+    parser.add_argument('--warmup-iters', type=int, default=300)
+    parser.add_argument('--iters', type=int, default=300)
+    parser.add_argument('--batch', type=int, default=8,
+                        help='labeled (= unlabeled) images per iteration')
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--threads', type=int, default=2)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    logger = MMLogger.get_instance('s4p_gain', log_level='WARNING')
+    t_start = time.time()
+    out = dict(config=dict(
+        seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
+        batch=args.batch, lr=args.lr, conf_thr=0.95, teacher='self',
+        class_stats_momentum=0.99))
+    tasks = {}
+    for name in args.tasks:
+        root = osp.join(args.work_dir, f'data_{name}')
+        if name == 'synthetic':
+            make_synthetic(root)
+            tasks[name] = dict(root=root, size=48,
+                               classes=list(SYNTH_CLASSES),
+                               palette=SYNTH_PALETTE)
+        elif name == 'real':
+            classes = make_real(root)
+            from mmseg.datasets import LoveDADataset
+            tasks[name] = dict(root=root, size=64, classes=classes,
+                               palette=LoveDADataset.METAINFO['palette'])
+        else:
+            raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '
+                             'and/or real')
+        out[name] = bench_task(name, tasks[name], args, logger)
+    syn = out.get('synthetic', {}).get('arms', {})
+    if syn:
+        fm = syn['fixmatch']['gain']
+        out['fixmatch_gain_mean'] = fm['mean']
+        out['fixmatch_gain_min'] = fm['min']
+        options = [a for a in OPTIONS if a in syn]
+        if options:
+            best = max(options, key=lambda a: syn[a]['gain']['mean'])
+            out['best_option'] = best
+            out['best_option_gain_mean'] = syn[best]['gain']['mean']
+            out['best_minority_gain_mean'] = syn[best]['minority_gain']['mean']
+            real = out.get('real', {}).get('arms', {})
+            if best in real:
+                out['real_best_gain_mean'] = real[best]['gain']['mean']
+    out['wall_time_s'] = round(time.time() - t_start)
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main()
