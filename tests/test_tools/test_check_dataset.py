@@ -13,7 +13,7 @@ from PIL import Image
 TOOL = 'tools/analysis_tools/check_dataset.py'
 S4P_DEMO = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_loveda-sample-'
             'unlabeled-64x64.py')
-DET = 'configs/mdf/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_dior-r-dota2-1024x1024.py'
+DET = 'configs/mdf_det/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_dior-r-dota2-1024x1024.py'
 DOTA_SRC = 'tests/data/dota_split'
 DIOR_SRC = 'tests/data/dior'
 XML = 'Annotations/Oriented Bounding Boxes'

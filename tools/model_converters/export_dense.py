@@ -24,7 +24,7 @@ what the s5_mm model predicts for that dataset.
 Example::
 
     python tools/model_converters/export_dense.py \\
-        configs/mdf/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py \\
+        configs/mdf_seg/moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py \\
         work_dirs/moe-mdf/epoch_100.pth potsdam exported/
 """
 import argparse

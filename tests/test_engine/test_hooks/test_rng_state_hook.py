@@ -19,7 +19,7 @@ import s5_mm  # noqa: F401  (safe-load allow-list for the checkpoints)
 
 S4P_DEMO = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_loveda-sample-'
             'unlabeled-64x64.py')
-DET_CFG = ('configs/mdf/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_'
+DET_CFG = ('configs/mdf_det/moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_'
            'dior-r-dota2-1024x1024.py')
 N = 3  # iterations before the interruption; the run has 2N
 OPTS = [f'train_cfg.max_iters={2 * N}', f'train_cfg.val_interval={N}',
