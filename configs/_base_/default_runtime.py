@@ -13,10 +13,7 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
-# s5_mm reliability hooks (docs/reliability.md): RNG states in checkpoints
-# for an exact resume, and checkpoint loading that refuses mismatching weights
-# (set allow_partial_load = True, or --allow-partial-load, for a new head)
-default_hooks = dict(
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'))
+# checkpoint loading refuses mismatching weights (StrictLoadHook, in every
+# shipped config's default_hooks; docs/reliability.md): set
+# allow_partial_load = True, or pass --allow-partial-load, for a new head
 allow_partial_load = False

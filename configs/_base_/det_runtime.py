@@ -6,6 +6,10 @@ default_hooks = dict(
     # stop before the first iteration if a head's num_classes differs from
     # its dataset's class count
     dataset_check=dict(type='DatasetClassCheckHook'),
+    # s5_mm reliability hooks (docs/reliability.md): RNG states in
+    # checkpoints for an exact resume; strict checkpoint loading
+    rng_state=dict(type='RNGStateHook'),
+    strict_load=dict(type='StrictLoadHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),

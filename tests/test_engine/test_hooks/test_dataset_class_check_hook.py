@@ -96,8 +96,8 @@ def test_hook_stops_the_runner_before_the_first_iteration(tmp_path):
 
 
 @pytest.mark.parametrize('path', sorted(
-    glob.glob('configs/mdf_seg/*.py') + glob.glob('configs/mdf_det/*.py') + glob.glob('configs/s4p/*.py') +
-    glob.glob('configs/demo/*.py')))
+    glob.glob('configs/mdf_seg/*.py') + glob.glob('configs/mdf_det/*.py') +
+    glob.glob('configs/s4p/*.py') + glob.glob('configs/demo/*.py')))
 def test_every_shipped_config_fits_its_datasets(path):
     """Config level (no data needed): heads vs classes, and the
     LoadCheckedAnnotations num_classes of every labeled pipeline."""
