@@ -70,7 +70,7 @@ def test_labeled_test_images_are_converted(tmp_path):
         data_root=str(out), data_prefix=dict(img_path='img_dir/test',
                                              seg_map_path='ann_dir/test'),
         pipeline=[dict(type='LoadImageFromFile'),
-                  dict(type='LoadCheckedAnnotations', num_classes=8)])
+                  dict(type='LoadAnnotationsChecked', num_classes=8)])
     sample = ds[0]
     lab = labels['aachen_9.tif']
     np.testing.assert_array_equal(sample['gt_seg_map'][lab > 0], lab[lab > 0] - 1)
