@@ -36,7 +36,7 @@ geometric_pipeline = [
 ]
 labeled_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=_base_.num_classes),
     *geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,

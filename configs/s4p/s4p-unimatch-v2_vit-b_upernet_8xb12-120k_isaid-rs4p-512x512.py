@@ -11,7 +11,7 @@ model = dict(
 branch_field = ['sup', 'unsup_teacher', 'unsup_student', 'unsup_student2']
 labeled_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', num_classes=_base_.isaid_num_classes),
+    dict(type='LoadAnnotationsChecked', num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=branch_field,
          sup=dict(type='PackSegInputs')),

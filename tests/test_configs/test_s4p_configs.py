@@ -46,7 +46,7 @@ def _shrink_pipeline(pipeline, size):
             t['crop_size'] = (size, size)
         elif t['type'] == 'Resize':
             t['scale'] = (2 * size, 2 * size)
-        elif t['type'] == 'LoadCheckedAnnotations':
+        elif t['type'] == 'LoadAnnotationsChecked':
             t['num_classes'] = 7  # trained on the bundled LoveDA crops
 
 

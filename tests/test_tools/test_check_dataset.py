@@ -145,7 +145,7 @@ def test_every_planted_defect_is_listed(planted, tmp_path):
     head_msg = [f['message'] for f in train['errors']
                 if f['rule'] == 'num_classes'][0]
     assert 'num_classes=9' in head_msg and '7 classes' in head_msg
-    assert train['heads'] == {'model.segmentor.decode_head.num_classes': 9}
+    assert train['heads'] == {'model.segmentor.decode_head': 9}
     # pixel histogram: good, unreadable (its label is fine), half, value
     good = planted['good']
     assert sum(train['class_counts'].values()) == int(
@@ -198,3 +198,34 @@ def test_dataset_selection_and_unknown_name(tmp_path):
     assert proc.returncode != 0
     assert "no dataset named 'nope'" in proc.stderr
     assert "['LoveDADataset', 'UnlabeledImageDataset']" in proc.stderr
+
+
+def test_multi_dataset_config_maps_each_head_to_its_dataset():
+    """The shipped MDF config (4 datasets, 4 heads) on the bundled crops:
+    each dataset is compared with its own head; a wrong one is named."""
+    from mmengine.config import Config
+
+    from s5_mm.datasets.checks.dataset_checker import check_config
+    cfg = Config.fromfile(
+        'configs/mdf/mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
+    bundled = dict(vaihingen='tests/data/vaihingen',
+                   potsdam='tests/data/potsdam', loveda='tests/data/loveda')
+    for ds in cfg.train_dataloader.dataset.datasets:
+        name = ds.pipeline[-1].name
+        if name in bundled:
+            ds.update(data_root=bundled[name], data_prefix=dict(
+                img_path='img_dir', seg_map_path='ann_dir'))
+    for name in bundled:
+        report = check_config(cfg, 'train', name, progress=False)
+        entry = report['datasets'][f'train/{name}']
+        assert report['ok'] and entry['samples'] >= 1, entry
+        assert entry['heads'] == {
+            f'model.decode_heads.{name}': len(entry['classes'])}
+    cfg.model.decode_heads.loveda.num_classes = 9
+    report = check_config(cfg, 'train', 'loveda', progress=False)
+    assert not report['ok']
+    [error] = report['datasets']['train/loveda']['errors']
+    assert error['rule'] == 'num_classes'
+    assert error['message'].startswith(
+        "model head model.decode_heads.loveda has num_classes=9 "
+        "but dataset 'loveda'")

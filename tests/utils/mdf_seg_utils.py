@@ -36,7 +36,7 @@ def make_openearthmap(root: str, num: int = 2, seed: int = 0) -> str:
 def _shrink_pipeline(pipeline: list, train: bool) -> list:
     """Resize images to 64 px (labels too when training; at test time they
     stay at full size, as predictions are resized back)."""
-    after = 'LoadCheckedAnnotations' if train else 'LoadImageFromFile'
+    after = 'LoadAnnotationsChecked' if train else 'LoadImageFromFile'
     out = []
     for t in copy.deepcopy(pipeline):
         if t['type'] == 'Resize':

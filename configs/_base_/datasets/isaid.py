@@ -19,14 +19,14 @@ isaid_geometric_pipeline = [
 ]
 isaid_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', num_classes=isaid_num_classes),
+    dict(type='LoadAnnotationsChecked', num_classes=isaid_num_classes),
     *isaid_geometric_pipeline,
     dict(type='PackSegInputs'),
 ]
 isaid_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=isaid_crop_size, keep_ratio=True),
-    dict(type='LoadCheckedAnnotations', num_classes=isaid_num_classes),
+    dict(type='LoadAnnotationsChecked', num_classes=isaid_num_classes),
     dict(type='PackSegInputs'),
 ]
 isaid_train_dataset = dict(

@@ -11,7 +11,7 @@ loveda_num_classes = 7  # = len(classes) of the dataset
 loveda_data_root = 'data/loveDA/'
 loveda_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=loveda_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -25,7 +25,7 @@ loveda_test_pipeline = [
     dict(type='Resize', scale=(512, 512), keep_ratio=True),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=loveda_num_classes),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name=loveda_name),

@@ -6,7 +6,7 @@ crop_size = (64, 64)
 num_classes = 7  # LoveDA's classes
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=num_classes),
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
@@ -16,7 +16,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=num_classes),
     dict(type='PackSegInputs'),
 ]

@@ -11,7 +11,7 @@ openearthmap_num_classes = 8  # = len(classes) of the dataset
 openearthmap_data_root = 'data/openearthmap/'
 openearthmap_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=openearthmap_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -25,7 +25,7 @@ openearthmap_test_pipeline = [
     dict(type='Resize', scale=(512, 512), keep_ratio=True),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=openearthmap_num_classes),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name=openearthmap_name),

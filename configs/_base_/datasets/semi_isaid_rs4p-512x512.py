@@ -6,7 +6,7 @@
 _base_ = ['./isaid.py', './rs4p_unlabeled.py', './fixmatch_views.py']
 labeled_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations',
+    dict(type='LoadAnnotationsChecked',
          num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,

@@ -11,7 +11,7 @@ vaihingen_num_classes = 6  # = len(classes) of the dataset
 vaihingen_data_root = 'data/vaihingen/'
 vaihingen_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=vaihingen_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -24,7 +24,7 @@ vaihingen_test_pipeline = [
     dict(type='LoadImageFromFile'),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution
-    dict(type='LoadCheckedAnnotations', reduce_zero_label=True,
+    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=vaihingen_num_classes),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name=vaihingen_name),

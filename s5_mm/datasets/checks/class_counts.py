@@ -29,7 +29,7 @@ class HeadClasses(NamedTuple):
 class DatasetClasses(NamedTuple):
     """What a dataset declares: its name (None if its pipeline has no
     ``SetDatasetName``), where it is, its classes (None if unlabeled) and the
-    ``num_classes`` its pipeline's ``LoadCheckedAnnotations`` checks against
+    ``num_classes`` its pipeline's ``LoadAnnotationsChecked`` checks against
     (None if it has none)."""
     name: Optional[str]
     where: str
@@ -77,7 +77,8 @@ def model_heads(model: nn.Module,
 def config_heads(model_cfg: Any,
                  dataset_names: Optional[Sequence[str]] = None,
                  key: str = 'model') -> List[HeadClasses]:
-    """Every ``num_classes`` in a model config, with its config key. A list
+    """Every ``num_classes`` in a model config, keyed by the config key of
+    the head holding it (``model.decode_heads.loveda``). A list
     ``num_classes`` beside a ``dataset_names`` list gives one per dataset
     and overrides the heads below it (``MultiDatasetTwoStageDetector``).
 
@@ -105,7 +106,7 @@ def config_heads(model_cfg: Any,
                 if k == 'rpn_head':  # class-agnostic proposals
                     continue
                 if k == 'num_classes' and isinstance(v, int):
-                    yield HeadClasses(sub, v, _dataset_of(path, names))
+                    yield HeadClasses(path, v, _dataset_of(path, names))
                 else:
                     yield from walk(v, sub, names)
         elif isinstance(node, (list, tuple)):
@@ -138,7 +139,7 @@ def class_count_problems(heads: Sequence[HeadClasses],
                 ds.pipeline_num_classes != n:
             problems.append(Problem(
                 'num_classes',
-                f'{label} has {n} classes but its LoadCheckedAnnotations has '
+                f'{label} has {n} classes but its LoadAnnotationsChecked has '
                 f'num_classes={ds.pipeline_num_classes}: set num_classes={n}'))
         if model_datasets and ds.name not in model_datasets:
             problems.append(Problem(
@@ -158,14 +159,14 @@ def class_count_problems(heads: Sequence[HeadClasses],
 
 
 def pipeline_num_classes(transforms: Sequence) -> Optional[int]:
-    """``num_classes`` of the pipeline's ``LoadCheckedAnnotations`` (built
+    """``num_classes`` of the pipeline's ``LoadAnnotationsChecked`` (built
     transforms or configs), None if there is none."""
     for t in transforms:
         if isinstance(t, dict):
             if str(t.get('type', '')).split('.')[-1] == \
-                    'LoadCheckedAnnotations':
+                    'LoadAnnotationsChecked':
                 return t.get('num_classes')
-        elif type(t).__name__ == 'LoadCheckedAnnotations':
+        elif type(t).__name__ == 'LoadAnnotationsChecked':
             return t.num_classes
     return None
 

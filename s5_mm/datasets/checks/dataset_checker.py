@@ -269,13 +269,12 @@ def check_config(cfg: Config,
     Returns:
         dict: the report (``ok``, ``errors``, ``warnings``, ``datasets``).
     """
-    specs = find_datasets(cfg, [split] if split else None)
-    if dataset:
-        specs = select(specs, dataset)
+    every = find_datasets(cfg, [split] if split else None)
+    specs = select(every, dataset) if dataset else every
     report = dict(datasets={})
     for spec in specs:
         report['datasets'][spec.key] = check_one(spec, workers, progress)
-    _check_heads(cfg, specs, report)
+    _check_heads(cfg, specs, every, report)
     errors = sum(len(d['errors']) for d in report['datasets'].values())
     report.update(
         ok=errors == 0, errors=errors,
@@ -284,15 +283,17 @@ def check_config(cfg: Config,
     return report
 
 
-def _check_heads(cfg: Config, specs: List[DatasetSpec], report: dict) -> None:
-    """Heads' ``num_classes`` vs each dataset's classes (config level)."""
+def _check_heads(cfg: Config, specs: List[DatasetSpec],
+                 every: List[DatasetSpec], report: dict) -> None:
+    """Heads' ``num_classes`` vs each checked dataset's classes (config
+    level); heads are matched by the names of ``every`` dataset."""
     from s5_mm.engine.runner.multi_dataset_loops import pipeline_dataset_name
     if 'model' not in cfg:
         return
     model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else \
         dict(cfg.model)
     routed = {spec.key: pipeline_dataset_name(spec.cfg.get('pipeline') or [])
-              for spec in specs}
+              for spec in every}
     heads = config_heads(model, [n for n in routed.values() if n])
     for spec in specs:
         entry = report['datasets'][spec.key]

@@ -1,6 +1,6 @@
 """Rules a semantic-segmentation label map must follow.
 
-Shared by :class:`~s5_mm.datasets.transforms.LoadCheckedAnnotations` (which
+Shared by :class:`~s5_mm.datasets.transforms.LoadAnnotationsChecked` (which
 raises on the first problem, at load time) and
 ``tools/analysis_tools/check_dataset.py`` (which lists them all). Each rule
 costs one vectorised comparison on the label already in memory.

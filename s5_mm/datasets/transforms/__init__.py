@@ -1,5 +1,5 @@
 from . import semi_transforms  # noqa: F401
-from .load_checked_annotations import LoadCheckedAnnotations
+from .load_annotations_checked import LoadAnnotationsChecked
 from .set_dataset_name import SetDatasetName
 
-__all__ = ['LoadCheckedAnnotations', 'SetDatasetName']
+__all__ = ['LoadAnnotationsChecked', 'SetDatasetName']

@@ -22,7 +22,7 @@ class DatasetClassCheckHook(Hook):
     (``decode_heads.loveda``, ``branches.dior.roi_head.bbox_head``) when the
     model has ``dataset_names``, else it must fit every labeled dataset.
     It also checks the ``num_classes`` of each pipeline's
-    ``LoadCheckedAnnotations``. Runs before training (train and, if built,
+    ``LoadAnnotationsChecked``. Runs before training (train and, if built,
     val datasets), before validation and before testing, so a wrong head
     stops the run before its first iteration, with an error naming the
     head, its ``num_classes`` and the dataset. Enabled in every shipped

@@ -100,7 +100,7 @@ def test_hook_stops_the_runner_before_the_first_iteration(tmp_path):
     glob.glob('configs/s4p/*.py') + glob.glob('configs/demo/*.py')))
 def test_every_shipped_config_fits_its_datasets(path):
     """Config level (no data needed): heads vs classes, and the
-    LoadCheckedAnnotations num_classes of every labeled pipeline."""
+    LoadAnnotationsChecked num_classes of every labeled pipeline."""
     cfg = Config.fromfile(path)
     assert cfg.default_hooks.dataset_check.type == 'DatasetClassCheckHook'
     specs = find_datasets(cfg)

@@ -8,7 +8,7 @@ from s5_mm.datasets.checks.seg_labels import seg_label_problems
 
 
 @TRANSFORMS.register_module()
-class LoadCheckedAnnotations(LoadAnnotations):
+class LoadAnnotationsChecked(LoadAnnotations):
     """Load a semantic label map like mmseg's ``LoadAnnotations``, then stop
     with an error naming the file if it does not fit its image or dataset.
 
@@ -38,7 +38,7 @@ class LoadCheckedAnnotations(LoadAnnotations):
                  ignore_index: int = 255,
                  **kwargs) -> None:
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError('LoadCheckedAnnotations needs num_classes = the '
+            raise ValueError('LoadAnnotationsChecked needs num_classes = the '
                              f"dataset's class count, got {num_classes!r}")
         super().__init__(**kwargs)
         self.num_classes = num_classes

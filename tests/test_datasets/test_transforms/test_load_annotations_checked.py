@@ -1,4 +1,4 @@
-"""LoadCheckedAnnotations: a label of the wrong size or with a value that is
+"""LoadAnnotationsChecked: a label of the wrong size or with a value that is
 neither a class nor the ignore index stops training with the file named."""
 import os.path as osp
 import shutil
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import s5_mm  # noqa: F401
-from s5_mm.datasets.transforms import LoadCheckedAnnotations
+from s5_mm.datasets.transforms import LoadAnnotationsChecked
 
 DEMO = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
 LOVEDA = 'tests/data/loveda'
@@ -26,7 +26,7 @@ def _results(tmp_path, label, img_hw=(8, 8)):
 def test_same_output_as_load_annotations(tmp_path):
     from mmseg.datasets.transforms import LoadAnnotations
     label = np.arange(64).reshape(8, 8) % 8  # 0 = ignore, 1..7 = classes
-    ours = LoadCheckedAnnotations(num_classes=7, reduce_zero_label=True)(
+    ours = LoadAnnotationsChecked(num_classes=7, reduce_zero_label=True)(
         _results(tmp_path, label))
     ref = LoadAnnotations(reduce_zero_label=True)(_results(tmp_path, label))
     np.testing.assert_array_equal(ours['gt_seg_map'], ref['gt_seg_map'])
@@ -34,7 +34,7 @@ def test_same_output_as_load_annotations(tmp_path):
 
 
 def test_size_and_value_errors_name_the_file(tmp_path):
-    t = LoadCheckedAnnotations(num_classes=7, reduce_zero_label=True)
+    t = LoadAnnotationsChecked(num_classes=7, reduce_zero_label=True)
     label = np.ones((8, 8))
     with pytest.raises(ValueError, match=r'lab\.png is 8x8 \(WxH\) but its '
                        r'image img\.png is 16x8'):
@@ -47,7 +47,7 @@ def test_size_and_value_errors_name_the_file(tmp_path):
     label[2, 3], label[4, 4] = 7, 0  # class 6 and ignore: fine
     t(_results(tmp_path, label))
     with pytest.raises(ValueError, match='num_classes'):
-        LoadCheckedAnnotations(num_classes=0)
+        LoadAnnotationsChecked(num_classes=0)
 
 
 def _bad_tree(tmp_path, edit):
