@@ -21,8 +21,8 @@ for path in (osp.join(REPO_ROOT, 'tests', 'utils'),
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from mdf_det_common import (moe_cfg, test_sets, tiny_moe_model,  # noqa: E402,F401,E501
-                            train_sets)
+from mdf_det_common import (moe_cfg, moe_cfg_loaded, test_sets,  # noqa: E402,F401,E501
+                            tiny_moe_model, train_sets)
 
 
 @pytest.fixture(scope='session')

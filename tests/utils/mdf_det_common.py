@@ -48,11 +48,18 @@ def tiny_pipelines(cfg: Config) -> Config:
 
 
 @pytest.fixture(scope='session')
-def moe_cfg(repo_root):
+def moe_cfg_loaded(repo_root):
+    """The shipped MoE-MDF detection config, read once per run."""
     import s5_mm  # noqa: F401
-    cfg = Config.fromfile(osp.join(repo_root, MOE_CFG))
+    return Config.fromfile(osp.join(repo_root, MOE_CFG))
+
+
+@pytest.fixture
+def moe_cfg(moe_cfg_loaded):
+    """The shipped MoE-MDF detection config, with mmrotate as the default
+    scope (set for every test: tests of other packages set mmseg's)."""
     init_default_scope('mmrotate')
-    return cfg
+    return moe_cfg_loaded
 
 
 def datasets(cfg: Config, data_root, test_mode: bool = False) -> dict:
@@ -84,13 +91,15 @@ def batch(samples: list) -> dict:
 
 
 @pytest.fixture(scope='session')
-def train_sets(moe_cfg, data_root):
-    return datasets(moe_cfg, data_root)
+def train_sets(moe_cfg_loaded, data_root):
+    init_default_scope('mmrotate')
+    return datasets(moe_cfg_loaded, data_root)
 
 
 @pytest.fixture(scope='session')
-def test_sets(moe_cfg, data_root):
-    return datasets(moe_cfg, data_root, test_mode=True)
+def test_sets(moe_cfg_loaded, data_root):
+    init_default_scope('mmrotate')
+    return datasets(moe_cfg_loaded, data_root, test_mode=True)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import DATASETS
+from mmengine.registry import DATASETS, init_default_scope
 
 import s5_mm  # noqa: F401
 from mdf_seg_utils import NAMES, NUM_CLASSES
@@ -18,6 +18,7 @@ from mdf_seg_utils import NAMES, NUM_CLASSES
 def hand_metrics(model, dataset_cfg, num_classes):
     """mIoU, mFscore (x100) of the model on a dataset, from the confusion
     matrix accumulated over its images."""
+    init_default_scope('mmseg')  # an earlier test may have left mmrotate's
     dataset = DATASETS.build(dataset_cfg)
     conf = np.zeros((num_classes, num_classes), dtype=np.int64)
     for i in range(len(dataset)):
