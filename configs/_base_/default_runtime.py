@@ -13,10 +13,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
-# s5_mm reliability hooks (docs/reliability.md): RNG states in checkpoints
-# for an exact resume, and checkpoint loading that refuses mismatching weights
-# (set allow_partial_load = True, or --allow-partial-load, for a new head)
-default_hooks = dict(
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'))
+# checkpoints that do not fit the model are an error (StrictLoadHook,
+# docs/reliability.md); True (or --allow-partial-load) for e.g. a new head
 allow_partial_load = False
