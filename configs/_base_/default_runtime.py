@@ -13,7 +13,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
-# checkpoint loading refuses mismatching weights (StrictLoadHook, in every
-# shipped config's default_hooks; docs/reliability.md): set
-# allow_partial_load = True, or pass --allow-partial-load, for a new head
+# checkpoints that do not fit the model are an error (StrictLoadHook,
+# docs/reliability.md); True (or --allow-partial-load) for e.g. a new head
 allow_partial_load = False
