@@ -23,9 +23,3 @@ visualizer = dict(
     _delete_=True)
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 tta_model = None
-
-# s5_mm reliability hooks (docs/reliability.md): RNG states in checkpoints for
-# an exact resume; checkpoints that do not fit the model are an error
-default_hooks.update(
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'))

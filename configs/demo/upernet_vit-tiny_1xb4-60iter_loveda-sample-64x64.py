@@ -69,9 +69,3 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook'))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
-
-# s5_mm reliability hooks (docs/reliability.md): RNG states in checkpoints for
-# an exact resume; checkpoints that do not fit the model are an error
-default_hooks.update(
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'))

@@ -207,7 +207,7 @@ def test_multi_dataset_config_maps_each_head_to_its_dataset():
 
     from s5_mm.datasets.checks.dataset_checker import check_config
     cfg = Config.fromfile(
-        'configs/mdf/mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
+        'configs/mdf_seg/mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
     bundled = dict(vaihingen='tests/data/vaihingen',
                    potsdam='tests/data/potsdam', loveda='tests/data/loveda')
     for ds in cfg.train_dataloader.dataset.datasets:

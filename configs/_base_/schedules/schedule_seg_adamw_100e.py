@@ -26,9 +26,3 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook'))
 # lr above is for 8 GPUs x 12 images per dataset; scaled by --auto-scale-lr
 auto_scale_lr = dict(enable=False, base_batch_size=96)
-
-# s5_mm reliability hooks (docs/reliability.md): RNG states in checkpoints for
-# an exact resume; checkpoints that do not fit the model are an error
-default_hooks.update(
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'))
