@@ -33,6 +33,7 @@ def trained(repo_root, tmp_path_factory):
     return work, out
 
 
+@pytest.mark.timeout(1800)  # three mim runs, each a fresh interpreter
 def test_mim_train_and_test_editable(trained, repo_root):
     work, out = trained
     # mim ran this tree's tools/train.py (through s5_mm/.mim/tools)
@@ -51,6 +52,7 @@ def test_mim_train_and_test_editable(trained, repo_root):
     assert 'mIoU' in out
 
 
+@pytest.mark.timeout(1800)
 def test_mim_test_regular_install(trained, repo_root, tmp_path):
     """A wheel of s5_mm carries configs/ and tools/ under s5_mm/.mim; mim
     finds both there (the config by its name, from a folder without
