@@ -10,6 +10,9 @@
 #   S5_MM_WHEEL_CACHE=DIR    where the built mmcv wheel is cached
 #                            (default: ~/.cache/s5_mm/wheels); works without it
 #   MAX_JOBS=N               parallel compile jobs for mmcv (default: nproc)
+#   S5_MM_MMCV_CUDA=1|0      build mmcv with CUDA ops (1) or CPU ops only (0);
+#                            default: CUDA ops when nvcc is found, torch is a
+#                            CUDA build and a GPU is visible
 #   TORCH_CUDA_ARCH_LIST=... GPU architectures of a CUDA build of mmcv (default:
 #                            the visible GPUs', else a list for the nvcc version)
 #
@@ -45,26 +48,34 @@ fail() {
 trap fail ERR
 step() { STEP="$*"; log "==> $*"; }
 
-# How mmcv is built: with CUDA ops when nvcc is found (PATH or $CUDA_HOME/bin)
-# and torch is a CUDA build, else CPU ops only. Sets MMCV_ENV (VAR=value
-# words for `env`) and MMCV_FLAVOUR (suffix of the wheel-cache folder).
+# How mmcv is built: with CUDA ops when nvcc is found (PATH or $CUDA_HOME/bin),
+# torch is a CUDA build and a GPU is visible (or S5_MM_MMCV_CUDA=1, e.g. on a
+# GPU-less build node), else CPU ops only. Sets MMCV_ENV (VAR=value words for
+# `env`) and MMCV_FLAVOUR (suffix of the wheel-cache folder), MMCV_TORCH (torch version).
 mmcv_build_env() {
-  local nvcc torch_cuda nvcc_ver archs
+  local nvcc torch_cuda gpu_archs nvcc_ver archs want
   nvcc=$(command -v nvcc || true)
   if [ -z "$nvcc" ] && [ -n "${CUDA_HOME:-}" ] && [ -x "$CUDA_HOME/bin/nvcc" ]; then
     nvcc="$CUDA_HOME/bin/nvcc"
   fi
-  torch_cuda=$("$PY" -c 'import torch; print(torch.version.cuda or "")')
+  # one python start: torch's CUDA version and the visible GPUs' capabilities
+  read -r torch_cuda gpu_archs MMCV_TORCH < <("$PY" -c 'import torch
+caps = sorted({"%d.%d" % torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}) if torch.cuda.is_available() else []
+print(torch.version.cuda or "-", ";".join(caps) or "-", torch.__version__.replace("+", "_"))')
+  [ "$torch_cuda" != "-" ] || torch_cuda=""
+  [ "$gpu_archs" != "-" ] || gpu_archs=""
+  want="${S5_MM_MMCV_CUDA:-}"
+  if [ -z "$want" ] && [ -n "$nvcc" ] && [ -n "$torch_cuda" ]; then
+    if [ -n "$gpu_archs" ]; then want=1; else
+      want=0
+      log "nvcc found but no GPU visible: mmcv gets CPU ops (S5_MM_MMCV_CUDA=1 builds CUDA ops anyway)"
+    fi
+  fi
   MMCV_ENV=(MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" CFLAGS=-g0 CXXFLAGS=-g0)
   MMCV_FLAVOUR=""
-  if [ -n "$nvcc" ] && [ -n "$torch_cuda" ]; then
+  if [ "$want" = "1" ] && [ -n "$nvcc" ] && [ -n "$torch_cuda" ]; then
     nvcc_ver=$("$nvcc" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
-    archs="${TORCH_CUDA_ARCH_LIST:-}"
-    if [ -z "$archs" ]; then
-      archs=$("$PY" -c 'import torch
-caps = sorted({"%d.%d" % torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}) if torch.cuda.is_available() else []
-print(";".join(caps))')
-    fi
+    archs="${TORCH_CUDA_ARCH_LIST:-$gpu_archs}"
     if [ -z "$archs" ]; then
       case "${nvcc_ver%%.*}" in
         10) archs="6.0;6.1;7.0;7.5+PTX" ;;
@@ -80,7 +91,9 @@ print(";".join(caps))')
     fi
   else
     MMCV_ENV+=(FORCE_CUDA=0)
-    if [ -n "$nvcc" ]; then
+    if [ "$want" = "1" ] && [ -z "$nvcc" ]; then
+      log "S5_MM_MMCV_CUDA=1 but no nvcc on PATH or in \$CUDA_HOME/bin: mmcv gets CPU ops"
+    elif [ -n "$nvcc" ] && [ -z "$torch_cuda" ]; then
       log "nvcc found but torch is a CPU build: mmcv gets CPU ops only"
     fi
   fi
@@ -90,8 +103,8 @@ if [ "${1:-}" = "--print-mmcv-build" ]; then
   PY="$VENV/bin/python"
   [ -x "$PY" ] || { echo "no python at $PY: run bash tools/setup_env.sh first (or set S5_MM_VENV)" >&2; exit 1; }
   mmcv_build_env
-  echo "env ${MMCV_ENV[*]} $PY -m pip wheel --no-build-isolation --no-deps mmcv==$MMCV_VERSION"
-  echo "wheel cache: $CACHE/torch-$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')$MMCV_FLAVOUR"
+  echo "env ${MMCV_ENV[*]} $PY -m pip wheel --no-cache-dir --no-build-isolation --no-deps mmcv==$MMCV_VERSION"
+  echo "wheel cache: $CACHE/torch-$MMCV_TORCH$MMCV_FLAVOUR"
   exit 0
 fi
 
@@ -158,7 +171,7 @@ EOF
     BUILD_DIR=$(mktemp -d)
     log "mmcv build: ${MMCV_ENV[*]}"
     env PATH="$WRAP:$VENV/bin:$PATH" CC="$WRAP/gcc" CXX="$WRAP/c++" "${MMCV_ENV[@]}" \
-      "$PY" -m pip wheel --no-build-isolation --no-deps -w "$BUILD_DIR" "mmcv==$MMCV_VERSION"
+      "$PY" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$BUILD_DIR" "mmcv==$MMCV_VERSION"
     WHEEL=$(ls "$BUILD_DIR"/mmcv-*.whl | head -n 1)
     "${PIP[@]}" -q --no-deps --force-reinstall "$WHEEL"
     if mkdir -p "$WHEEL_DIR" 2>/dev/null && cp "$WHEEL" "$WHEEL_DIR/"; then

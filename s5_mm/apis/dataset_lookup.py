@@ -22,7 +22,8 @@ def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
     """The name set by a ``SetDatasetName`` in a pipeline.
 
     Args:
-        pipeline (Sequence): built transforms or their config dicts.
+        pipeline (Sequence): built transforms or their config dicts; the
+            views of a ``TestTimeAug`` (``--tta``) are searched too.
 
     Returns:
         str, optional: the name, None if the pipeline has no
@@ -31,9 +32,19 @@ def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
     for transform in pipeline or []:
         if isinstance(transform, SetDatasetName):
             return transform.name
-        if isinstance(transform, dict) and transform.get(
-                'type') in _SET_NAME_TYPES:
-            return transform['name']
+        if isinstance(transform, dict):
+            if transform.get('type') in _SET_NAME_TYPES:
+                return transform['name']
+            inner = transform.get('transforms')  # TestTimeAug config
+        else:  # built TestTimeAug: one Compose per view
+            inner = [getattr(c, 'transforms', c)
+                     for c in getattr(transform, 'subroutines', [])]
+        if isinstance(inner, (list, tuple)):
+            flat = [t for step in inner for t in (
+                step if isinstance(step, (list, tuple)) else [step])]
+            name = pipeline_dataset_name(flat)
+            if name is not None:
+                return name
     return None
 
 

@@ -4,7 +4,7 @@ import copy
 
 from mmengine.config import Config
 
-from s5_mm.apis.dataset_lookup import iter_dataset_cfgs
+from s5_mm.apis.dataset_lookup import dataset_names, iter_dataset_cfgs
 
 # the views merged by default when the config has no ``tta_views``
 DEFAULT_TTA_VIEWS = [
@@ -44,7 +44,8 @@ def enable_tta(cfg: Config) -> Config:
     ``ConcatDataset`` too, keeps its own pipeline wrapped by
     :func:`wrap_tta_pipeline` with the config's ``tta_views`` (default:
     the image and its horizontal flip). The model is wrapped in
-    ``tta_model`` (``SegTTAModel`` in the segmentation runtime).
+    ``tta_model`` (``SegTTAModel`` in the segmentation runtime; for a
+    multi-dataset config ``MultiDatasetSegTTAModel``).
 
     Args:
         cfg (Config): a config with ``test_dataloader`` and ``tta_model``.
@@ -64,6 +65,10 @@ def enable_tta(cfg: Config) -> Config:
         views = cfg.get('tta_views') or DEFAULT_TTA_VIEWS
         for leaf in leaves:
             leaf['pipeline'] = wrap_tta_pipeline(leaf['pipeline'], views)
+    if len(dataset_names(dataset)) > 1 and \
+            cfg.tta_model.get('type') == 'SegTTAModel':
+        # mmseg's reads module.out_channels: one head per dataset has none
+        cfg.tta_model.type = 'MultiDatasetSegTTAModel'
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model
     return cfg

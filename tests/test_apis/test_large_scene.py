@@ -7,7 +7,6 @@ import sys
 import mmcv
 import numpy as np
 import pytest
-import torch
 from mmengine.logging import MMLogger
 
 import s5_mm  # noqa: F401

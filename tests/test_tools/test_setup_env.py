@@ -55,19 +55,22 @@ def test_cpu_build_without_nvcc(tmp_path):
 def test_cuda_build_with_nvcc(tmp_path):
     bin_dir = fake_nvcc(tmp_path, '12.1')
     path = bin_dir + os.pathsep + no_nvcc_path()
-    words, cache, out = formed(dict(PATH=path), tmp_path)
+    if not torch.cuda.is_available():
+        # nvcc but no GPU (a CPU machine with a CUDA toolkit): CPU ops
+        words, _, out = formed(dict(PATH=path), tmp_path)
+        assert 'FORCE_CUDA=0' in words and 'no GPU visible' in out
+    # S5_MM_MMCV_CUDA=1 (e.g. a GPU-less build node) or a visible GPU
+    words, cache, out = formed(dict(PATH=path, S5_MM_MMCV_CUDA='1'),
+                               tmp_path)
     if torch.version.cuda is None:  # a CPU torch: CPU ops, said so
         assert 'FORCE_CUDA=0' in words and 'torch is a CPU build' in out
         return
     assert 'FORCE_CUDA=1' in words and 'FORCE_CUDA=0' not in words
     assert f'CUDA_HOME={osp.dirname(bin_dir)}' in words
     archs = [w for w in words if w.startswith('TORCH_CUDA_ARCH_LIST=')]
-    # no GPU here: the list for nvcc 12
-    assert archs == ['TORCH_CUDA_ARCH_LIST=7.0;7.5;8.0;8.6;8.9;9.0+PTX']
+    if not torch.cuda.is_available():  # the list for nvcc 12
+        assert archs == ['TORCH_CUDA_ARCH_LIST=7.0;7.5;8.0;8.6;8.9;9.0+PTX']
     assert cache.endswith('-cuda12.1')
     if torch.version.cuda.split('.')[0] != '12':
         assert 'differ in the major version' in out
-    # a user's arch list wins
-    words, _, _ = formed(dict(PATH=path, TORCH_CUDA_ARCH_LIST='8.0'),
-                         tmp_path)
-    assert 'TORCH_CUDA_ARCH_LIST=8.0' in words
+    assert '--no-cache-dir' in words  # never a CPU wheel from pip's cache

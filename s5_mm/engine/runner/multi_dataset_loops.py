@@ -1,7 +1,7 @@
 """Validation / test loops that evaluate each dataset of a multi-dataset
 model on its own (own dataloader, own evaluator, own visualizer palette)."""
 import logging
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Union
 
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper

@@ -9,7 +9,6 @@ import mmcv
 import pytest
 import torch
 from mmdet.structures import DetDataSample
-from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 
