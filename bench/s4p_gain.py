@@ -43,6 +43,7 @@ import copy
 import json
 import os
 import os.path as osp
+import shutil
 import time
 from typing import Dict, List, Optional
 
@@ -365,6 +366,22 @@ def _conf_ratio_curve(runner, points: int = 5) -> List[float]:
     return [round(float(c.mean()), 4) for c in np.array_split(values, points)]
 
 
+def _load_seed(work_dir: str) -> dict:
+    path = osp.join(work_dir, 'results.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _save_seed(work_dir: str, done: dict) -> None:
+    """Per-seed raw results, written atomically (tmp + os.replace)."""
+    path = osp.join(work_dir, 'results.json')
+    with open(path + '.tmp', 'w') as f:
+        json.dump(done, f)
+    os.replace(path + '.tmp', path)
+
+
 def bench_task(name: str, task: dict, args, logger) -> dict:
     mean = [123.675, 116.28, 103.53]
     std = [58.395, 57.12, 57.375]
@@ -376,23 +393,31 @@ def bench_task(name: str, task: dict, args, logger) -> dict:
     probe_data = _load_split(task['root'], 'unlabeled', mean, std, 64)
     for seed in args.seeds:
         wd = osp.join(args.work_dir, name, f'seed{seed}')
-        t0 = time.time()
-        run(build_cfg(task, osp.join(wd, 'warmup'), seed, args.warmup_iters,
-                      None, None, args))
+        done = _load_seed(wd) if args.reuse else {}
         ckpt = osp.join(wd, 'warmup', f'iter_{args.warmup_iters}.pth')
-        logger.warning(f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
-        for arm in arms:
+        if any(arm not in done for arm in arms):
             t0 = time.time()
-            probe = PseudoLabelProbe(*probe_data, args.iters)
-            runner = run(build_cfg(task, osp.join(wd, arm), seed, args.iters,
-                                   arm, ckpt, args), probe)
-            iou = evaluate(runner.model, task['root'], n_cls, mean, std)
-            results[arm].append(iou)
-            probes[arm].append(probe.records)
-            curves[arm].append(_conf_ratio_curve(runner))
-            logger.warning(f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} '
-                           f'IoU {np.round(iou, 1).tolist()} '
-                           f'({time.time() - t0:.0f}s)')
+            if not (args.reuse and osp.isfile(ckpt)):
+                run(build_cfg(task, osp.join(wd, 'warmup'), seed,
+                              args.warmup_iters, None, None, args))
+            logger.warning(
+                f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
+        for arm in arms:
+            if arm not in done:
+                t0 = time.time()
+                probe = PseudoLabelProbe(*probe_data, args.iters)
+                runner = run(build_cfg(task, osp.join(wd, arm), seed,
+                                       args.iters, arm, ckpt, args), probe)
+                iou = evaluate(runner.model, task['root'], n_cls, mean, std)
+                done[arm] = dict(iou=iou.tolist(), probe=probe.records,
+                                 curve=_conf_ratio_curve(runner))
+                _save_seed(wd, done)
+                logger.warning(
+                    f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} IoU '
+                    f'{np.round(iou, 1).tolist()} ({time.time() - t0:.0f}s)')
+            results[arm].append(np.asarray(done[arm]['iou']))
+            probes[arm].append(done[arm]['probe'])
+            curves[arm].append(done[arm]['curve'])
     miou = {a: [float(v.mean()) for v in results[a]] for a in arms}
     sup = miou['supervised']
     minor = {a: [float(v[1:].mean()) for v in results[a]] for a in arms}
@@ -424,11 +449,15 @@ def parse_args():
     parser.add_argument('--arms', nargs='+', default=list(ARMS))
     parser.add_argument('--real-arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS])
-    parser.add_argument('--warmup-iters', type=int, default=100)
+    parser.add_argument('--warmup-iters', type=int, default=200)
     parser.add_argument('--iters', type=int, default=100)
-    parser.add_argument('--batch', type=int, default=8,
+    parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
-    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--reuse', action='store_true',
+                        help='keep the arms already in <work-dir>/<task>/'
+                        'seed<k>/results.json (resume, or summarise runs '
+                        'made by several processes)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads of this process')
     return parser.parse_args()
@@ -446,15 +475,21 @@ def main():
     tasks = {}
     for name in args.tasks:
         root = osp.join(args.work_dir, f'data_{name}')
+        if not osp.isdir(root):  # written once, atomically (tmp + rename)
+            tmp = f'{root}.tmp{os.getpid()}'
+            make_synthetic(tmp) if name == 'synthetic' else make_real(tmp)
+            try:
+                os.replace(tmp, root)
+            except OSError:  # another process was first: same content
+                shutil.rmtree(tmp)
         if name == 'synthetic':
-            make_synthetic(root)
             tasks[name] = dict(root=root, size=32,
                                classes=list(SYNTH_CLASSES),
                                palette=SYNTH_PALETTE)
         elif name == 'real':
-            classes = make_real(root)
             from mmseg.datasets import LoveDADataset
-            tasks[name] = dict(root=root, size=32, classes=classes,
+            tasks[name] = dict(root=root, size=32,
+                               classes=list(LoveDADataset.METAINFO['classes']),
                                palette=LoveDADataset.METAINFO['palette'])
         else:
             raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '
