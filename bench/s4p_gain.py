@@ -35,8 +35,17 @@ task, the accuracy of the teacher's confident pseudo-labels against the
 true labels and the minority share among them at 5 points of training;
 ``unsup_conf_ratio`` over time. The last line is a JSON object.
 
-    python bench/s4p_gain.py                      # all, ~25 min on 2 cores
     python bench/s4p_gain.py --tasks synthetic --seeds 0
+    # one process per seed, then summarise (the last line is the JSON)
+    python bench/s4p_gain.py --tasks synthetic --seeds 1 --reuse &
+    python bench/s4p_gain.py --reuse
+
+Measured on the shared 2-core machine at load 12-17 (one thread per
+process): 160 s per warm-up, 160-245 s per arm, i.e. ~20 min per seed and
+task; a quiet machine was not available. With these defaults (8-channel
+UNet, 200 + 100 iterations of batch 4 + 4) the warm-up is under-fitted:
+every arm predicts background only (see docs/s4p.md), so the schedule
+still needs widening before the arms can be compared.
 """
 import argparse
 import copy
