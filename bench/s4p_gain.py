@@ -183,19 +183,20 @@ def make_real(root: str, src: str = 'tests/data/loveda',
 
 
 # ---------------------------------------------------------------- configs
-def small_unet(num_classes: int) -> dict:
-    """A small mmseg UNet (8 base channels, 2 down-samplings) + FCN head."""
+def small_unet(num_classes: int, width: int = 8) -> dict:
+    """A small mmseg UNet (``width`` base channels, 2 down-samplings) + FCN
+    head."""
     norm = dict(type='BN', requires_grad=True)
     return dict(
         type='EncoderDecoder',
         backbone=dict(
-            type='UNet', in_channels=3, base_channels=8, num_stages=3,
+            type='UNet', in_channels=3, base_channels=width, num_stages=3,
             strides=(1, 1, 1), enc_num_convs=(2, 2, 2), dec_num_convs=(2, 2),
             downsamples=(True, True), enc_dilations=(1, 1, 1),
             dec_dilations=(1, 1), norm_cfg=norm,
             upsample_cfg=dict(type='InterpConv')),
         decode_head=dict(
-            type='FCNHead', in_channels=8, in_index=2, channels=8,
+            type='FCNHead', in_channels=width, in_index=2, channels=width,
             num_convs=1, concat_input=False, dropout_ratio=0.0,
             num_classes=num_classes, norm_cfg=norm, align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
@@ -218,7 +219,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
     cfg = Config.fromfile(DEMO_CFG)
     size = task['size']
     meta = dict(classes=task['classes'], palette=task['palette'])
-    seg = small_unet(len(task['classes']))
+    seg = small_unet(len(task['classes']), args.width)
     seg['data_preprocessor'] = copy.deepcopy(cfg.model.segmentor
                                              .data_preprocessor)
     seg['data_preprocessor']['size'] = (size, size)
@@ -463,6 +464,8 @@ def parse_args():
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
     parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--width', type=int, default=8,
+                        help='base channels of the UNet')
     parser.add_argument('--reuse', action='store_true',
                         help='keep the arms already in <work-dir>/<task>/'
                         'seed<k>/results.json (resume, or summarise runs '
@@ -479,8 +482,8 @@ def main():
     t_start = time.time()
     out = dict(config=dict(
         seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
-        batch=args.batch, lr=args.lr, conf_thr=0.95, teacher='self',
-        class_stats_momentum=0.99))
+        batch=args.batch, lr=args.lr, width=args.width, conf_thr=0.95,
+        teacher='self', class_stats_momentum=0.99))
     tasks = {}
     for name in args.tasks:
         root = osp.join(args.work_dir, f'data_{name}')
