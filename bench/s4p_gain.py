@@ -385,11 +385,14 @@ def _load_seed(work_dir: str) -> dict:
 
 
 def _save_seed(work_dir: str, done: dict) -> None:
-    """Per-seed raw results, written atomically (tmp + os.replace)."""
+    """Per-seed raw results, merged with what other processes wrote and
+    written atomically (tmp + os.replace)."""
     path = osp.join(work_dir, 'results.json')
-    with open(path + '.tmp', 'w') as f:
-        json.dump(done, f)
-    os.replace(path + '.tmp', path)
+    merged = dict(_load_seed(work_dir), **done)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(merged, f)
+    os.replace(tmp, path)
 
 
 def bench_task(name: str, task: dict, args, logger) -> dict:
