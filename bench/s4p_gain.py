@@ -41,11 +41,11 @@ true labels and the minority share among them at 5 points of training;
     python bench/s4p_gain.py --reuse
 
 Measured on the shared 2-core machine at load 12-17 (one thread per
-process): 160 s per warm-up, 160-245 s per arm, i.e. ~20 min per seed and
-task; a quiet machine was not available. With these defaults (8-channel
-UNet, 200 + 100 iterations of batch 4 + 4) the warm-up is under-fitted:
-every arm predicts background only (see docs/s4p.md), so the schedule
-still needs widening before the arms can be compared.
+process): 165 s per warm-up, 85-150 s per arm, i.e. ~15 min per seed and
+task (a quiet spell: 31 s per warm-up, 30-72 s per arm). With an 8-channel
+UNet (``--width 8 --warmup-iters 200``) the warm-up is under-fitted and
+every arm predicts background only; the defaults (16 channels, 300 + 100
+iterations of batch 4 + 4) give the numbers in docs/s4p.md.
 """
 import argparse
 import copy
@@ -462,12 +462,12 @@ def parse_args():
     parser.add_argument('--arms', nargs='+', default=list(ARMS))
     parser.add_argument('--real-arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS])
-    parser.add_argument('--warmup-iters', type=int, default=200)
+    parser.add_argument('--warmup-iters', type=int, default=300)
     parser.add_argument('--iters', type=int, default=100)
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
     parser.add_argument('--lr', type=float, default=3e-3)
-    parser.add_argument('--width', type=int, default=8,
+    parser.add_argument('--width', type=int, default=16,
                         help='base channels of the UNet')
     parser.add_argument('--reuse', action='store_true',
                         help='keep the arms already in <work-dir>/<task>/'
