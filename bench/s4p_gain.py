@@ -2,15 +2,15 @@
 
 Two tasks, each built by this script from scratch, deterministic:
 
-* ``synthetic``: 48x48 scenes of a textured background (the majority
+* ``synthetic``: 32x32 scenes of a textured background (the majority
   class, ~75% of the pixels) with buildings (striped rectangles), roads
   (smooth bars) and water (dark disks), the three minority classes. Every
   scene has a *style* s in [0, 1] that rotates all colours around the grey
   axis (up to 160 degrees) and darkens them: the labeled images have
   s <= 0.25, the unlabeled and test images s ~ U(0, 1). The labeled set
   thus covers only part of the appearance variation.
-* ``real``: 64x64 tiles of the three bundled LoveDA crops
-  (``tests/data/loveda``, halved to 512 px): a checkerboard quarter of the
+* ``real``: 32x32 tiles of the three bundled LoveDA crops
+  (``tests/data/loveda``, reduced from 1024 to 256 px): a checkerboard quarter of the
   tiles is the test set, 4 tiles per crop are labeled, the rest unlabeled.
 
 Arms, each over the same seeds: a supervised warm-up (``EncoderDecoder``)
@@ -35,14 +35,24 @@ task, the accuracy of the teacher's confident pseudo-labels against the
 true labels and the minority share among them at 5 points of training;
 ``unsup_conf_ratio`` over time. The last line is a JSON object.
 
-    python bench/s4p_gain.py                      # all, ~25 min on 2 cores
     python bench/s4p_gain.py --tasks synthetic --seeds 0
+    # one process per seed, then summarise (the last line is the JSON)
+    python bench/s4p_gain.py --tasks synthetic --seeds 1 --reuse &
+    python bench/s4p_gain.py --reuse
+
+Measured on the shared 2-core machine at load 12-17 (one thread per
+process): 165 s per warm-up, 85-150 s per arm, i.e. ~15 min per seed and
+task (a quiet spell: 31 s per warm-up, 30-72 s per arm). With an 8-channel
+UNet (``--width 8 --warmup-iters 200``) the warm-up is under-fitted and
+every arm predicts background only; the defaults (16 channels, 300 + 100
+iterations of batch 4 + 4) give the numbers in docs/s4p.md.
 """
 import argparse
 import copy
 import json
 import os
 import os.path as osp
+import shutil
 import time
 from typing import Dict, List, Optional
 
@@ -88,23 +98,23 @@ def _style_colours(style: float) -> np.ndarray:
     return ((base - grey) @ rot.T * 1.3 + grey) * (1 - 0.35 * style)
 
 
-def synth_scene(rng: np.random.RandomState, style: float, size: int = 48):
+def synth_scene(rng: np.random.RandomState, style: float, size: int = 32):
     """One synthetic scene: RGB uint8 image and uint8 label map."""
     label = np.zeros((size, size), np.uint8)
     yy, xx = np.mgrid[:size, :size]
-    for _ in range(rng.randint(1, 4)):  # buildings
-        h, w = rng.randint(6, 13, size=2)
+    for _ in range(rng.randint(1, 3)):  # buildings
+        h, w = rng.randint(4, 9, size=2)
         y, x = rng.randint(0, size - h), rng.randint(0, size - w)
         label[y:y + h, x:x + w] = 1
     if rng.rand() < 0.8:  # one road, horizontal or vertical
-        pos, width = rng.randint(4, size - 8), rng.randint(3, 5)
+        pos, width = rng.randint(3, size - 6), rng.randint(2, 4)
         if rng.rand() < 0.5:
             label[pos:pos + width] = 2
         else:
             label[:, pos:pos + width] = 2
     if rng.rand() < 0.6:  # water
-        cy, cx, r = rng.randint(8, size - 8), rng.randint(8, size - 8), \
-            rng.randint(4, 8)
+        cy, cx, r = rng.randint(6, size - 6), rng.randint(6, size - 6), \
+            rng.randint(3, 6)
         label[(yy - cy)**2 + (xx - cx)**2 <= r * r] = 3
     colours = _style_colours(style)
     img = colours[label]
@@ -134,9 +144,10 @@ def make_synthetic(root: str, num_labeled: int = 16,
 
 
 def make_real(root: str, src: str = 'tests/data/loveda',
-              tile: int = 64) -> List[str]:
-    """Tiles of the bundled LoveDA crops: checkerboard test quarter, 4
-    labeled tiles per crop, the rest unlabeled. Returns the class names."""
+              tile: int = 32) -> List[str]:
+    """Tiles of the bundled LoveDA crops (1024 px, reduced to 256 px):
+    checkerboard test quarter, 4 labeled tiles per crop, the rest
+    unlabeled. Returns the class names."""
     from mmseg.datasets import LoveDADataset
     for split in ('labeled', 'unlabeled', 'test'):
         for sub in ('img_dir', 'ann_dir'):
@@ -150,9 +161,9 @@ def make_real(root: str, src: str = 'tests/data/loveda',
         ann = cv2.imread(osp.join(src, 'ann_dir', name), cv2.IMREAD_GRAYSCALE)
         if img is None or ann is None:
             raise FileNotFoundError(f'cannot read {src}/*/{name}')
-        half = (img.shape[1] // 2, img.shape[0] // 2)
-        img = cv2.resize(img, half, interpolation=cv2.INTER_AREA)
-        ann = cv2.resize(ann, half, interpolation=cv2.INTER_NEAREST)
+        small = (img.shape[1] // 4, img.shape[0] // 4)
+        img = cv2.resize(img, small, interpolation=cv2.INTER_AREA)
+        ann = cv2.resize(ann, small, interpolation=cv2.INTER_NEAREST)
         # LoveDA: 0 = no-data, 1..7 = classes (reduce_zero_label)
         ann = np.where(ann == 0, 255, ann.astype(np.int64) - 1).astype(
             np.uint8)
@@ -172,19 +183,20 @@ def make_real(root: str, src: str = 'tests/data/loveda',
 
 
 # ---------------------------------------------------------------- configs
-def small_unet(num_classes: int) -> dict:
-    """A small mmseg UNet + FCN head (~0.3 M parameters)."""
+def small_unet(num_classes: int, width: int = 8) -> dict:
+    """A small mmseg UNet (``width`` base channels, 2 down-samplings) + FCN
+    head."""
     norm = dict(type='BN', requires_grad=True)
     return dict(
         type='EncoderDecoder',
         backbone=dict(
-            type='UNet', in_channels=3, base_channels=16, num_stages=3,
+            type='UNet', in_channels=3, base_channels=width, num_stages=3,
             strides=(1, 1, 1), enc_num_convs=(2, 2, 2), dec_num_convs=(2, 2),
             downsamples=(True, True), enc_dilations=(1, 1, 1),
             dec_dilations=(1, 1), norm_cfg=norm,
             upsample_cfg=dict(type='InterpConv')),
         decode_head=dict(
-            type='FCNHead', in_channels=16, in_index=2, channels=16,
+            type='FCNHead', in_channels=width, in_index=2, channels=width,
             num_convs=1, concat_input=False, dropout_ratio=0.0,
             num_classes=num_classes, norm_cfg=norm, align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
@@ -207,7 +219,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
     cfg = Config.fromfile(DEMO_CFG)
     size = task['size']
     meta = dict(classes=task['classes'], palette=task['palette'])
-    seg = small_unet(len(task['classes']))
+    seg = small_unet(len(task['classes']), args.width)
     seg['data_preprocessor'] = copy.deepcopy(cfg.model.segmentor
                                              .data_preprocessor)
     seg['data_preprocessor']['size'] = (size, size)
@@ -310,7 +322,9 @@ class PseudoLabelProbe(Hook):
         conf, label = probs.max(1)
         thr = model.semi_train_cfg['conf_thr']
         if hasattr(model, 'class_stats') and model.class_stats.steps > 0:
-            thr = model.class_stats.thresholds(thr)[label]
+            thr = model.class_stats.thresholds(thr)
+            if isinstance(thr, torch.Tensor):
+                thr = thr[label]
         keep = (conf >= thr) & (self.labels != 255)
         n = keep.sum().clamp(min=1)
         self.records.append(dict(
@@ -358,7 +372,27 @@ def _conf_ratio_curve(runner, points: int = 5) -> List[float]:
     if 'train/unsup_conf_ratio' not in scalars:
         return []
     values = scalars['train/unsup_conf_ratio'].data[0]
+    points = min(points, len(values))
     return [round(float(c.mean()), 4) for c in np.array_split(values, points)]
+
+
+def _load_seed(work_dir: str) -> dict:
+    path = osp.join(work_dir, 'results.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _save_seed(work_dir: str, done: dict) -> None:
+    """Per-seed raw results, merged with what other processes wrote and
+    written atomically (tmp + os.replace)."""
+    path = osp.join(work_dir, 'results.json')
+    merged = dict(_load_seed(work_dir), **done)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(merged, f)
+    os.replace(tmp, path)
 
 
 def bench_task(name: str, task: dict, args, logger) -> dict:
@@ -372,23 +406,31 @@ def bench_task(name: str, task: dict, args, logger) -> dict:
     probe_data = _load_split(task['root'], 'unlabeled', mean, std, 64)
     for seed in args.seeds:
         wd = osp.join(args.work_dir, name, f'seed{seed}')
-        t0 = time.time()
-        run(build_cfg(task, osp.join(wd, 'warmup'), seed, args.warmup_iters,
-                      None, None, args))
+        done = _load_seed(wd) if args.reuse else {}
         ckpt = osp.join(wd, 'warmup', f'iter_{args.warmup_iters}.pth')
-        logger.warning(f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
-        for arm in arms:
+        if any(arm not in done for arm in arms):
             t0 = time.time()
-            probe = PseudoLabelProbe(*probe_data, args.iters)
-            runner = run(build_cfg(task, osp.join(wd, arm), seed, args.iters,
-                                   arm, ckpt, args), probe)
-            iou = evaluate(runner.model, task['root'], n_cls, mean, std)
-            results[arm].append(iou)
-            probes[arm].append(probe.records)
-            curves[arm].append(_conf_ratio_curve(runner))
-            logger.warning(f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} '
-                           f'IoU {np.round(iou, 1).tolist()} '
-                           f'({time.time() - t0:.0f}s)')
+            if not (args.reuse and osp.isfile(ckpt)):
+                run(build_cfg(task, osp.join(wd, 'warmup'), seed,
+                              args.warmup_iters, None, None, args))
+            logger.warning(
+                f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
+        for arm in arms:
+            if arm not in done:
+                t0 = time.time()
+                probe = PseudoLabelProbe(*probe_data, args.iters)
+                runner = run(build_cfg(task, osp.join(wd, arm), seed,
+                                       args.iters, arm, ckpt, args), probe)
+                iou = evaluate(runner.model, task['root'], n_cls, mean, std)
+                done[arm] = dict(iou=iou.tolist(), probe=probe.records,
+                                 curve=_conf_ratio_curve(runner))
+                _save_seed(wd, done)
+                logger.warning(
+                    f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} IoU '
+                    f'{np.round(iou, 1).tolist()} ({time.time() - t0:.0f}s)')
+            results[arm].append(np.asarray(done[arm]['iou']))
+            probes[arm].append(done[arm]['probe'])
+            curves[arm].append(done[arm]['curve'])
     miou = {a: [float(v.mean()) for v in results[a]] for a in arms}
     sup = miou['supervised']
     minor = {a: [float(v[1:].mean()) for v in results[a]] for a in arms}
@@ -421,11 +463,18 @@ def parse_args():
     parser.add_argument('--real-arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS])
     parser.add_argument('--warmup-iters', type=int, default=300)
-    parser.add_argument('--iters', type=int, default=300)
-    parser.add_argument('--batch', type=int, default=8,
+    parser.add_argument('--iters', type=int, default=100)
+    parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
-    parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--width', type=int, default=16,
+                        help='base channels of the UNet')
+    parser.add_argument('--reuse', action='store_true',
+                        help='keep the arms already in <work-dir>/<task>/'
+                        'seed<k>/results.json (resume, or summarise runs '
+                        'made by several processes)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads of this process')
     return parser.parse_args()
 
 
@@ -436,20 +485,26 @@ def main():
     t_start = time.time()
     out = dict(config=dict(
         seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
-        batch=args.batch, lr=args.lr, conf_thr=0.95, teacher='self',
-        class_stats_momentum=0.99))
+        batch=args.batch, lr=args.lr, width=args.width, conf_thr=0.95,
+        teacher='self', class_stats_momentum=0.99))
     tasks = {}
     for name in args.tasks:
         root = osp.join(args.work_dir, f'data_{name}')
+        if not osp.isdir(root):  # written once, atomically (tmp + rename)
+            tmp = f'{root}.tmp{os.getpid()}'
+            make_synthetic(tmp) if name == 'synthetic' else make_real(tmp)
+            try:
+                os.replace(tmp, root)
+            except OSError:  # another process was first: same content
+                shutil.rmtree(tmp)
         if name == 'synthetic':
-            make_synthetic(root)
-            tasks[name] = dict(root=root, size=48,
+            tasks[name] = dict(root=root, size=32,
                                classes=list(SYNTH_CLASSES),
                                palette=SYNTH_PALETTE)
         elif name == 'real':
-            classes = make_real(root)
             from mmseg.datasets import LoveDADataset
-            tasks[name] = dict(root=root, size=64, classes=classes,
+            tasks[name] = dict(root=root, size=32,
+                               classes=list(LoveDADataset.METAINFO['classes']),
                                palette=LoveDADataset.METAINFO['palette'])
         else:
             raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '

@@ -19,7 +19,9 @@ model = dict(
         data_preprocessor=segmentor.data_preprocessor),
     # tau = 0.95 in the paper and the full configs; a tiny model trained for
     # 60 iterations stays below 0.5 confidence everywhere, so the demo uses
-    # 0.3 to let pseudo-labels through (unsup_conf_ratio in the log)
+    # 0.3 to let pseudo-labels through (unsup_conf_ratio in the log).
+    # Off by default, see docs/s4p.md: class_thr='freematch' | 'flexmatch',
+    # class_weight_power, class_stats_momentum (minority-class options)
     semi_train_cfg=dict(
         teacher='self', conf_thr=0.3, sup_weight=1.0, unsup_weight=1.0),
     semi_test_cfg=dict(predict_on='student'))
@@ -73,5 +75,6 @@ train_dataloader = dict(
         ignore_keys=['classes', 'palette', 'label_map', 'reduce_zero_label']))
 
 custom_hooks = [
-    dict(type='FixMatchVisualizationHook', interval=30),
+    # panels: one row per sample (num_samples), tiles of tile_size pixels
+    dict(type='FixMatchVisualizationHook', interval=30, num_samples=2),
 ]

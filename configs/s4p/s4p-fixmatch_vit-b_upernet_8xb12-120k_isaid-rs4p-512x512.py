@@ -27,6 +27,10 @@ model = dict(
     # UniMatch / UniMatch V2 options (off here, as in the paper):
     #   teacher='ema' + custom_hooks EMATeacherHook(max_ratio=0.996);
     #   comp_drop=True (needs an 'unsup_student2' branch); fp_weight=0.5
+    # against majority-class confirmation bias (off here; docs/s4p.md):
+    #   class_thr='freematch' | 'flexmatch' (class-wise thresholds),
+    #   class_weight_power=0.5 (class-frequency weights of L_unsup),
+    #   class_stats_momentum=0.999
     semi_train_cfg=dict(
         teacher='self', conf_thr=0.95, sup_weight=1.0, unsup_weight=1.0,
         cutmix_prob=0.5),
