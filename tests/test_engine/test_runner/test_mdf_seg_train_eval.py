@@ -72,6 +72,9 @@ def test_batches_have_fixed_composition(trained_moe_mdf):
 
 def test_per_dataset_metrics_equal_hand_computation(trained_moe_mdf):
     cfg, runner = trained_moe_mdf[:2]
+    # the latest runner's scope is the current one (the detection runner
+    # test runs just before): test in this run's mmseg scope
+    init_default_scope('mmseg')
     metrics = runner.test()
     model = runner.model
     model.eval()
