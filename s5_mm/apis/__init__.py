@@ -1,9 +1,10 @@
 """Inference APIs, where mmseg and mmdet keep theirs: model init from config
 + checkpoint, dataset lookup by name and metainfo, single-image and
 large-scene (patch-wise) inference, drawing."""
-from .dataset_lookup import (dataset_metainfo, dataset_names, find_dataset,
-                             find_dataset_cfg, iter_dataset_cfgs,
-                             pipeline_dataset_name)
+from s5_mm.datasets.dataset_lookup import (dataset_metainfo, dataset_names,
+                                          find_dataset, find_dataset_cfg,
+                                          iter_dataset_cfgs,
+                                          pipeline_dataset_name)
 from .inference import (build_inference_pipeline, inference_image,
                         inference_images, init_model)
 from .large_scene import (inference_detector_large_scene,

@@ -19,9 +19,11 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import BaseDataElement
 from torch import nn
 
-from .dataset_lookup import pipeline_dataset_name
+from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
 
 # annotation loading / box conversion, dropped for images without labels
+# label loaders (mmseg's LoadAnnotations and s5_mm's LoadAnnotationsChecked,
+# matched by prefix) and box conversions need annotations: dropped
 DROP_FOR_INFERENCE = ('LoadAnnotations', 'ConvertBoxType')
 _NDARRAY_LOADER = {'mmseg': 'LoadImageFromNDArray',
                    'mmrotate': 'mmdet.LoadImageFromNDArray',
@@ -91,7 +93,7 @@ def build_inference_pipeline(dataset_cfg: dict,
     steps = []
     for t in copy.deepcopy(list(dataset_cfg['pipeline'])):
         name = _short(t['type'])
-        if name in DROP_FOR_INFERENCE:
+        if name.startswith(DROP_FOR_INFERENCE):
             continue
         if name == 'LoadImageFromFile':
             t = dict(type=_NDARRAY_LOADER.get(scope, 'LoadImageFromNDArray'))

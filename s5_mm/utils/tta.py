@@ -4,7 +4,7 @@ import copy
 
 from mmengine.config import Config
 
-from s5_mm.apis.dataset_lookup import dataset_names, iter_dataset_cfgs
+from s5_mm.datasets.dataset_lookup import dataset_names, iter_dataset_cfgs
 
 # the views merged by default when the config has no ``tta_views``
 DEFAULT_TTA_VIEWS = [

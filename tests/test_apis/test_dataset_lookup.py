@@ -1,6 +1,6 @@
-"""s5_mm.apis.dataset_lookup: one recursive lookup of datasets by the name
-their SetDatasetName gives them, used by the demo, the loops and the export
-tool."""
+"""s5_mm.datasets.dataset_lookup (exported by s5_mm.apis): one recursive
+lookup of datasets by the name their SetDatasetName gives them, used by the
+demo, the loops, the dataset checker and the export tool."""
 import glob
 import subprocess
 import sys

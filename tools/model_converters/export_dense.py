@@ -41,7 +41,7 @@ from ckpt_utils import (StateDict, check_fits, load_state_dict,
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from s5_mm.apis.dataset_lookup import dataset_names
+from s5_mm.datasets.dataset_lookup import dataset_names
 
 MOE_BACKBONES = ('MoEViT', )
 SINGLE_HEAD = 'EncoderDecoder'

@@ -175,7 +175,7 @@ def built_dataset_classes(dataset: Any, where: str) -> List[DatasetClasses]:
     """:class:`DatasetClasses` of every leaf of a built dataset (walking
     ``ConcatDataset.datasets`` and wrappers' ``dataset``)."""
     # imported here: the loops module imports the datasets package
-    from s5_mm.engine.runner.multi_dataset_loops import pipeline_dataset_name
+    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     parts = getattr(dataset, 'datasets', None)
     if parts is not None:
         return [

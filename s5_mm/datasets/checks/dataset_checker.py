@@ -287,7 +287,7 @@ def _check_heads(cfg: Config, specs: List[DatasetSpec],
                  every: List[DatasetSpec], report: dict) -> None:
     """Heads' ``num_classes`` vs each checked dataset's classes (config
     level); heads are matched by the names of ``every`` dataset."""
-    from s5_mm.engine.runner.multi_dataset_loops import pipeline_dataset_name
+    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     if 'model' not in cfg:
         return
     model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else \

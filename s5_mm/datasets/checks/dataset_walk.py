@@ -58,7 +58,7 @@ def find_datasets(cfg: Config,
     """Every leaf dataset of the given splits (default: all three; a split
     whose datasets equal an earlier split's, e.g. ``test = val``, is not
     repeated)."""
-    from s5_mm.engine.runner.multi_dataset_loops import pipeline_dataset_name
+    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     with DATASETS.switch_scope_and_registry(None) as registry:
         return _find(cfg, splits, registry, pipeline_dataset_name)

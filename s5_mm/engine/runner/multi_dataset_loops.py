@@ -10,8 +10,8 @@ from mmengine.runner import BaseLoop, TestLoop, ValLoop
 from mmengine.runner.loops import _parse_losses
 from torch.utils.data import DataLoader, Dataset
 
-from s5_mm.apis.dataset_lookup import (find_dataset_cfg,  # noqa: F401
-                                      pipeline_dataset_name)
+from s5_mm.datasets.dataset_lookup import (  # noqa: F401
+    find_dataset_cfg, pipeline_dataset_name)
 from s5_mm.evaluation.multi_dataset_metrics import MultiDatasetEvaluator
 
 def dataset_name_of(dataset: Dataset, where: str = 'dataset') -> str:

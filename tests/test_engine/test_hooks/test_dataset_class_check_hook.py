@@ -104,7 +104,7 @@ def test_every_shipped_config_fits_its_datasets(path):
     cfg = Config.fromfile(path)
     assert cfg.default_hooks.dataset_check.type == 'DatasetClassCheckHook'
     specs = find_datasets(cfg)
-    from s5_mm.engine.runner.multi_dataset_loops import pipeline_dataset_name
+    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     leaves = [
         DatasetClasses(pipeline_dataset_name(s.cfg.get('pipeline', [])),
                        s.where, s.cls.METAINFO.get('classes'),

@@ -12,7 +12,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from s5_mm.datasets.transforms.set_dataset_name import SetDatasetName
+from .transforms.set_dataset_name import SetDatasetName
 
 _SET_NAME_TYPES = ('SetDatasetName', 'mmseg.SetDatasetName',
                    'mmdet.SetDatasetName')
