@@ -44,6 +44,16 @@ class LoadAnnotationsChecked(LoadAnnotations):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
 
+    def transform(self, results: dict) -> dict:
+        # mmseg's ``inference_model`` drops test-pipeline steps whose type is
+        # exactly 'LoadAnnotations'; for a bare image (no ``seg_map_path`` key
+        # at all: no label exists) this step has nothing to load or check.
+        # mmseg datasets always set the key, so training and evaluation are
+        # always checked.
+        if 'seg_map_path' not in results:
+            return results
+        return super().transform(results)
+
     def _load_seg_map(self, results: dict) -> None:
         super()._load_seg_map(results)
         shape: Optional[tuple] = results.get('ori_shape')

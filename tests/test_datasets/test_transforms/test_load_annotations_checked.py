@@ -50,6 +50,19 @@ def test_size_and_value_errors_name_the_file(tmp_path):
         LoadAnnotationsChecked(num_classes=0)
 
 
+def test_bare_image_without_label_passes_through_mmseg_inference():
+    """mmseg's inference_model drops only steps named exactly
+    'LoadAnnotations': a bare image (no seg_map_path key) is returned
+    unchanged, while any sample that names a label file is checked."""
+    t = LoadAnnotationsChecked(num_classes=7)
+    img = np.zeros((4, 4, 3), np.uint8)
+    out = t(dict(img=img, ori_shape=(4, 4)))
+    assert 'gt_seg_map' not in out and out['img'] is img
+    with pytest.raises(FileNotFoundError):
+        t(dict(img=img, ori_shape=(4, 4), seg_map_path='missing.png',
+               reduce_zero_label=False, seg_fields=[]))
+
+
 def _bad_tree(tmp_path, edit):
     root = tmp_path / 'loveda'
     shutil.copytree(LOVEDA, root)
