@@ -23,6 +23,14 @@ TINY = dict(
 P = 16
 
 
+@pytest.fixture(autouse=True, scope='module')
+def _mmseg_scope():
+    """Build in the mmseg scope whatever module ran before (a detection
+    Runner leaves the mmrotate scope current)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+
+
 def build_dense(**kw):
     torch.manual_seed(0)
     model = MODELS.build(dict(type='VisionTransformer', **{**TINY, **kw}))

@@ -40,9 +40,16 @@ def draw_rotated_detections(image, sample, meta, score_thr, out_file):
 DOTA_PATCH = 'tests/data/dota_split/images/P0706__1__0___256.png'
 
 
+@pytest.fixture(autouse=True)
+def _mmrotate_scope(moe_cfg):
+    """Every test here runs in the mmrotate scope (``moe_cfg`` sets it)."""
+
+
 @pytest.fixture(scope='module')
-def tiny(moe_cfg):
-    cfg = tiny_pipelines(copy.deepcopy(moe_cfg))
+def tiny(moe_cfg_loaded):
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmrotate')
+    cfg = tiny_pipelines(copy.deepcopy(moe_cfg_loaded))
     # the config's test datasets carry the shrunk pipelines
     for ds, key in zip(cfg.test_dataloader.dataset.datasets,
                        ('dior_test_pipeline', 'dota_test_pipeline')):
