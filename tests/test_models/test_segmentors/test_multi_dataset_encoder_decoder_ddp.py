@@ -36,6 +36,11 @@ def deterministic_cfg(oem, work_dir, per_rank):
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', by_epoch=False, interval=ITERS)
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
+    # a visualizer of its own: mmengine reuses an instance of the same name
+    # (with an earlier test's save_dir) within one process
+    cfg.visualizer = dict(cfg.get('visualizer', {}),
+                          name=f'mdf_ddp_vis_{osp.basename(work_dir)}_'
+                          f'{per_rank}_{id(cfg)}')
     return cfg
 
 
