@@ -35,6 +35,17 @@ def data_root():
     return DATA_ROOT
 
 
+@pytest.fixture(scope='session')
+def image_demo(repo_root):
+    """demo/image_demo.py imported as a module (its ``main(argv)``)."""
+    sys.path.insert(0, osp.join(repo_root, 'demo'))
+    try:
+        import image_demo
+    finally:
+        sys.path.pop(0)
+    return image_demo
+
+
 @pytest.fixture(autouse=True, scope='session')
 def _chdir_repo_root():
     # configs refer to data as tests/data/...; run everything from the repo root.

@@ -1,8 +1,6 @@
 """Large scenes: patch-wise detection and segmentation through the demo and
 s5_mm.apis on mosaics built from the bundled patches."""
 import logging
-import os.path as osp
-import sys
 
 import mmcv
 import numpy as np
@@ -36,16 +34,6 @@ def mosaic(files, tiles_y, tiles_x):
             row.append(tile[::(-1) ** ty, ::(-1) ** tx])
         rows.append(np.concatenate(row, axis=1))
     return np.ascontiguousarray(np.concatenate(rows, axis=0))
-
-
-@pytest.fixture(scope='module')
-def image_demo(repo_root):
-    sys.path.insert(0, osp.join(repo_root, 'demo'))
-    try:
-        import image_demo
-    finally:
-        sys.path.pop(0)
-    return image_demo
 
 
 def test_detection_scene_picture(tmp_path, image_demo):

@@ -3,8 +3,6 @@ teacher), SDF / MDF / MoE-MDF segmentation, SDF / MoE-MDF rotated detection.
 
 Each test shrinks the shipped config (tests/s5mm_tiny_configs.py), saves a
 random-initialised checkpoint and runs the demo on a bundled image."""
-import os.path as osp
-import sys
 
 import mmcv
 import numpy as np
@@ -19,16 +17,6 @@ from s5mm_tiny_configs import save_random_checkpoint, tiny_config
 SEG_IMG = 'tests/data/loveda/img_dir/1.png'
 DOTA_IMG = 'tests/data/dota_split/images/P0706__1__0___256.png'
 
-
-
-@pytest.fixture(scope='module')
-def image_demo(repo_root):
-    sys.path.insert(0, osp.join(repo_root, 'demo'))
-    try:
-        import image_demo
-    finally:
-        sys.path.pop(0)
-    return image_demo
 
 
 def check_painted(out_file, image_file, pred, palette):

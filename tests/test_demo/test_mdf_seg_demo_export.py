@@ -26,16 +26,6 @@ def run(args, repo_root):
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope='module')
-def image_demo(repo_root):
-    sys.path.insert(0, osp.join(repo_root, 'demo'))
-    try:
-        import image_demo
-    finally:
-        sys.path.pop(0)
-    return image_demo
-
-
 def test_demo_draws_the_datasets_prediction(trained_moe_mdf, tmp_path,
                                             repo_root, image_demo):
     cfg, runner, cfg_path, ckpt = trained_moe_mdf
