@@ -1,4 +1,5 @@
 """mmrotate's DOTA mAP computed per dataset for multi-dataset detection."""
+import contextlib
 import copy
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
@@ -7,6 +8,7 @@ from mmengine.evaluator import BaseMetric
 from mmrotate.registry import METRICS
 
 from s5_mm.models.utils.routing import DATASET_KEY
+from .in_process_tpfp import in_process_tpfp
 
 
 @METRICS.register_module()
@@ -28,6 +30,11 @@ class MultiDatasetDOTAMetric(BaseMetric):
             ``prefix`` is ignored; an ``outfile_prefix`` gets ``_<name>``
             appended so datasets do not overwrite each other's files).
             Defaults to ``DOTAMetric`` with mAP.
+        in_process (bool): compute the TP / FP of the mAP in this process
+            (:mod:`s5_mm.evaluation.in_process_tpfp`): the same numbers
+            without spawning mmrotate's pool of 4 processes at every
+            evaluation. False uses the pool (very large validation sets).
+            Defaults to True.
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
     """
 
@@ -36,11 +43,13 @@ class MultiDatasetDOTAMetric(BaseMetric):
     def __init__(self,
                  dataset_names: Sequence[str],
                  metric: Optional[dict] = None,
+                 in_process: bool = True,
                  collect_device: str = 'cpu') -> None:
         super().__init__(collect_device=collect_device, prefix=None)
         if not dataset_names:
             raise ValueError('MultiDatasetDOTAMetric needs dataset_names')
         self.dataset_names = list(dataset_names)
+        self.in_process = in_process
         metric = dict(type='DOTAMetric', metric='mAP') if metric is None \
             else copy.deepcopy(metric)
         metric.pop('prefix', None)
@@ -94,10 +103,13 @@ class MultiDatasetDOTAMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """``<dataset>/<key>`` for every dataset that has results."""
         out: Dict[str, float] = OrderedDict()
-        for name, metric in self.metrics.items():
-            mine = [r for n, r in results if n == name]
-            if not mine:
-                continue
-            for key, value in metric.compute_metrics(mine).items():
-                out[f'{name}/{key}'] = value
+        pool = in_process_tpfp() if self.in_process else \
+            contextlib.nullcontext()
+        with pool:
+            for name, metric in self.metrics.items():
+                mine = [r for n, r in results if n == name]
+                if not mine:
+                    continue
+                for key, value in metric.compute_metrics(mine).items():
+                    out[f'{name}/{key}'] = value
         return out

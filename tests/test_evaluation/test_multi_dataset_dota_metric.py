@@ -1,7 +1,9 @@
 """MultiDatasetDOTAMetric: mmrotate's DOTAMetric per dataset, routed by the
 samples' dataset_name, through mmengine's Evaluator."""
 import copy
+import multiprocessing
 
+import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
@@ -64,9 +66,7 @@ def test_ground_truth_as_prediction_scores_one(test_sets):
 
 def test_empty_prediction_scores_zero_without_leaking(test_sets):
     """Empty DOTA predictions give dota 0.0 while DIOR-R (ground truth as
-    prediction) keeps 1.0: results do not leak between datasets. (Each
-    evaluation spawns mmrotate's 4-process pool per dataset, hence only
-    two evaluations in this file.)"""
+    prediction) keeps 1.0: results do not leak between datasets."""
     def empty_for_dota(name, gt):
         return _empty_pred(name, gt) if name == 'dota' else _gt_as_pred(
             name, gt)
@@ -96,3 +96,43 @@ def test_output_files_per_dataset():
     assert [m.outfile_prefix for m in metric.metrics.values()] == [
         'work_dirs/sub/Task1_dior', 'work_dirs/sub/Task1_dota']
     assert all(m.format_only for m in metric.metrics.values())
+
+
+def _half_gt_pred(name, gt):
+    """Per image and class, the first ceil(n / 2) ground-truth boxes."""
+    keep = []
+    for c in gt.labels.unique():
+        idx = (gt.labels == c).nonzero()[:, 0]
+        keep += idx[:(len(idx) + 1) // 2].tolist()
+    keep = torch.tensor(sorted(keep), dtype=torch.long)
+    pred = InstanceData()
+    pred.bboxes = gt.bboxes.tensor[keep].clone()
+    pred.labels = gt.labels[keep].clone()
+    pred.scores = torch.ones(len(keep))
+    return pred
+
+
+def test_partial_recall_matches_a_hand_computation(test_sets):
+    """Exact boxes for about half of every class's objects: precision 1 at
+    recall k/n, so the 11-point AP of a class is the share of the 11
+    thresholds 0, 0.1, ..., 1 that are <= k/n; mAP is the mean over the
+    classes with objects. Computed in this process (the default,
+    ``in_process=True``), mmrotate's pool left as it was afterwards."""
+    from mmrotate.evaluation.functional import mean_ap
+    result = _evaluate(test_sets, _half_gt_pred, _metas(test_sets))
+    assert mean_ap.get_context is multiprocessing.get_context
+    for name in ('dior', 'dota'):
+        n, k = {}, {}
+        for sample in _samples(test_sets, _half_gt_pred):
+            if sample.dataset_name != name:
+                continue
+            for c in sample.gt_instances.labels.tolist():
+                n[c] = n.get(c, 0) + 1
+            for c in sample.pred_instances.labels.tolist():
+                k[c] = k.get(c, 0) + 1
+        thresholds = np.arange(0, 1.1, 0.1)
+        aps = [np.sum(thresholds <= k[c] / n[c]) / 11 for c in n]
+        if name == 'dota':  # (the DIOR-R image has one object)
+            assert min(aps) < 1.0, 'every class complete: too easy a case'
+        assert result[f'{name}/mAP'] == pytest.approx(np.mean(aps),
+                                                      abs=1e-6), name
