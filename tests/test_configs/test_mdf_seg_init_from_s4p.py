@@ -4,8 +4,6 @@ extract_backbone.py --strip-prefix, loads into the plain ViT of MDF and the
 MoEViT of MoE-MDF (shared fc2 = first C - P rows, every expert = the last
 P rows)."""
 import copy
-import subprocess
-import sys
 
 import torch
 from mmengine.registry import init_default_scope
@@ -13,6 +11,7 @@ from mmseg.registry import MODELS
 
 import s5_mm  # noqa: F401
 from mdf_seg_utils import make_openearthmap, tiny_cfg
+from script_runner import run_script
 
 
 def test_s4p_backbone_initialises_mdf_and_moe_mdf(tmp_path, repo_root):
@@ -26,10 +25,10 @@ def test_s4p_backbone_initialises_mdf_and_moe_mdf(tmp_path, repo_root):
     s4p['student.decode_head.conv_seg.weight'] = torch.zeros(1)
     torch.save({'state_dict': s4p, 'meta': {}}, tmp_path / 's4p.pth')
     out = tmp_path / 's4p_backbone.pth'
-    proc = subprocess.run(
-        [sys.executable, 'tools/model_converters/extract_backbone.py',
+    proc = run_script(
+        ['tools/model_converters/extract_backbone.py',
          str(tmp_path / 's4p.pth'), str(out), '--strip-prefix'],
-        cwd=repo_root, capture_output=True, text=True, timeout=300)
+        cwd=repo_root, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
     shipped_init = dict(type='Pretrained', checkpoint=str(out))

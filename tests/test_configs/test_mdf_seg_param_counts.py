@@ -2,13 +2,12 @@
 equal the paper's (S5_REFERENCE), built on the meta device."""
 import importlib.util
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config
 
 import s5_mm  # noqa: F401
+from script_runner import run_script
 
 MDF = 'configs/mdf_seg/'
 
@@ -61,9 +60,9 @@ def test_moe_expert_decomposition(repo_root):
 
 
 def test_count_params_cli(repo_root):
-    out = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/count_params.py',
+    out = run_script(
+        ['tools/analysis_tools/count_params.py',
          MDF + 'moe-mdf-p256_vit-b_upernet_8xb12-100e_rsseg4-512x512.py'],
-        capture_output=True, text=True, timeout=300, cwd=repo_root)
+        timeout=300, cwd=repo_root)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith('160.40M parameters')

@@ -1,8 +1,6 @@
 """demo/image_demo.py and tools/model_converters/export_dense.py on a tiny
 trained MoE-MDF checkpoint."""
 import os.path as osp
-import subprocess
-import sys
 
 import mmcv
 import numpy as np
@@ -17,13 +15,13 @@ from mmseg.datasets import LoveDADataset
 
 import s5_mm  # noqa: F401
 from mdf_seg_utils import NAMES
+from script_runner import run_script
 
 IMG = 'tests/data/loveda/img_dir/1.png'
 
 
 def run(args, repo_root):
-    return subprocess.run([sys.executable] + args, cwd=repo_root,
-                          capture_output=True, text=True, timeout=300)
+    return run_script(args, cwd=repo_root, timeout=300)
 
 
 def test_demo_draws_the_datasets_prediction(trained_moe_mdf, tmp_path,
@@ -132,3 +130,24 @@ def test_test_tool_writes_per_dataset_predictions(trained_moe_mdf, tmp_path,
     assert 'openearthmap/mIoU' in proc.stdout and 'mean:' in proc.stdout
     counts = {p.name: len(list(p.glob('*.png'))) for p in out.iterdir()}
     assert counts == dict(vaihingen=1, potsdam=1, loveda=3, openearthmap=2)
+
+
+def test_test_tool_tta_on_a_multi_dataset_config(trained_moe_mdf, tmp_path,
+                                                 repo_root):
+    """tools/test.py --tta: every dataset's own test pipeline wrapped in
+    TestTimeAug, the views merged by MultiDatasetSegTTAModel, a metric for
+    every dataset (the merging itself: tests/test_utils/test_tta.py)."""
+    import re
+    cfg, runner, cfg_path, ckpt = trained_moe_mdf
+    proc = run(['tools/test.py', cfg_path, ckpt, '--tta', '--work-dir',
+                str(tmp_path / 'work')], repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    for name in NAMES:
+        m = re.search(rf'{name}/m(?:IoU|Fscore): ([0-9.]+)', out)
+        assert m is not None and 0.0 <= float(m.group(1)) <= 100.0, name
+    dumped = Config.fromfile(next((tmp_path / 'work').glob('*.py')))
+    assert dumped.model.type == 'MultiDatasetSegTTAModel'
+    pipelines = [d.pipeline for d in dumped.test_dataloader.dataset.datasets]
+    assert len(pipelines) == len(NAMES)
+    assert all(p[1].type == 'TestTimeAug' for p in pipelines)

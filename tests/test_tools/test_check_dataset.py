@@ -3,12 +3,11 @@ listed with its file and rule (exit 1); the bundled data passes (exit 0)."""
 import json
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
+from script_runner import run_script
 
 TOOL = 'tools/analysis_tools/check_dataset.py'
 S4P_DEMO = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_loveda-sample-'
@@ -20,9 +19,8 @@ XML = 'Annotations/Oriented Bounding Boxes'
 
 
 def run_tool(*args, out):
-    proc = subprocess.run(
-        [sys.executable, TOOL, *map(str, args), '--out', str(out)],
-        capture_output=True, text=True, timeout=600)
+    proc = run_script([TOOL, *map(str, args), '--out', str(out)],
+                      timeout=600)
     report = None
     if osp.isfile(osp.join(out, 'report.json')):
         with open(osp.join(out, 'report.json')) as f:

@@ -1,13 +1,12 @@
 """Converters check their output against the target model: s5_to_s5mm
 --check-config stops (and writes nothing) when the converted weights do not
 fit the config's model exactly."""
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from script_runner import run_script
 
 SEG_DEMO = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
 
@@ -29,10 +28,10 @@ def _authors_backbone(path, dims):
 def test_s5_to_s5mm_check_config(tmp_path, dims):
     src, dst = tmp_path / 'authors.pth', tmp_path / 'out.pth'
     _authors_backbone(src, dims)
-    proc = subprocess.run(
-        [sys.executable, 'tools/model_converters/s5_to_s5mm.py', str(src),
+    proc = run_script(
+        ['tools/model_converters/s5_to_s5mm.py', str(src),
          str(dst), '--backbone-only', '--check-config', SEG_DEMO],
-        capture_output=True, text=True, timeout=300)
+        timeout=300)
     out = proc.stdout + proc.stderr
     if dims == 64:
         assert proc.returncode == 0, out[-3000:]

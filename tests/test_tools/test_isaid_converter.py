@@ -11,14 +11,13 @@ import os
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 from mmseg.datasets import iSAIDDataset
 from PIL import Image
+from script_runner import run_script
 
 RAW = 'tests/data/isaid_raw/train/images'
 TOOL = 'tools/dataset_converters/isaid.py'
@@ -123,10 +122,9 @@ def check_patches(out, split, patch_h, patch_w, overlap):
 
 def convert_cli(tool, raw, out):
     """Run a converter's command line with the S4P patch settings."""
-    proc = subprocess.run(
-        [sys.executable, tool, raw, '-o', str(out), '--patch_width', '512',
-         '--patch_height', '512', '--overlap_area', '128'],
-        capture_output=True, text=True, timeout=300)
+    proc = run_script(
+        [tool, raw, '-o', str(out), '--patch_width', '512',
+         '--patch_height', '512', '--overlap_area', '128'], timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -2,13 +2,12 @@
 ``load_from`` / test checkpoint stops with the keys and both shapes (unless
 --allow-partial-load), a missing --resume file is named, and --resume with
 nothing to resume says it starts from iteration 0."""
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from script_runner import run_script
 
 SEG_DEMO = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
 SHORT = ['train_cfg.max_iters=1', 'train_cfg.val_interval=1',
@@ -18,8 +17,7 @@ SHAPES = '(96, 3, 8, 8) in the checkpoint, (64, 3, 8, 8) in the model'
 
 
 def _run(*args):
-    proc = subprocess.run([sys.executable, *args], capture_output=True,
-                          text=True, timeout=600)
+    proc = run_script(args, timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -1,7 +1,5 @@
 """mae2mmseg and s5_to_s5mm on synthetic checkpoints with the real key names,
 checked against independent forwards that read those names."""
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,6 +11,7 @@ from reference_vit import random_state, s5_vit, timm_vit, vit_shapes
 from s5_to_s5mm import convert_s5
 
 import s5_mm  # noqa: F401
+from script_runner import run_script
 
 DIMS, HEADS, PATCH = 64, 4, 16
 MAE_EXTRA = {  # MAE pre-training parts the converter must drop
@@ -95,10 +94,9 @@ def test_mae_cli(tmp_path, repo_root):
     sd = random_state(vit_shapes('timm', DIMS, 2, PATCH, 2, extra=MAE_EXTRA))
     src, dst = tmp_path / 'mae.pth', tmp_path / 'out' / 'vit.pth'
     torch.save({'model': sd}, src)
-    subprocess.run([
-        sys.executable, 'tools/model_converters/mae2mmseg.py',
-        str(src), str(dst), '--img-size', '64'
-    ], check=True, cwd=repo_root)
+    proc = run_script(['tools/model_converters/mae2mmseg.py', str(src),
+                       str(dst), '--img-size', '64'], cwd=repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     out = torch.load(dst)['state_dict']
     assert out['pos_embed'].shape == (1, 17, DIMS)
     assert torch.equal(out['layers.1.ffn.layers.1.weight'],

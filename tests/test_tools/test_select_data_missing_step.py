@@ -2,15 +2,13 @@
 stops with an error naming the missing file and the step to run first."""
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
+from script_runner import run_script
 
 
 def run_tool(*args):
-    return subprocess.run([sys.executable, 'tools/select_data.py', *args],
-                          capture_output=True, text=True)
+    return run_script(['tools/select_data.py', *args])
 
 
 def assert_names_step(proc, missing, step):

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from script_runner import run_script
 
 CONFIG = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
 OPTS = [
@@ -18,9 +19,9 @@ OPTS = [
 
 
 def _train(work_dir, *extra):
-    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
+    cmd = ['tools/train.py', CONFIG, '--work-dir', str(work_dir),
            '--cfg-options', *OPTS, *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = run_script(cmd, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -66,10 +67,9 @@ def test_train_checkpoint_and_resume(full_run, tmp_path):
 
 def test_test_tool_reports_metric(full_run, tmp_path):
     work = full_run[0]
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', CONFIG, str(work / 'iter_4.pth'),
-         '--work-dir', str(tmp_path / 'test')],
-        capture_output=True, text=True, timeout=600)
+    proc = run_script(
+        ['tools/test.py', CONFIG, str(work / 'iter_4.pth'),
+         '--work-dir', str(tmp_path / 'test')], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     import re
     m = re.search(r'mIoU: ([0-9.]+)', proc.stdout + proc.stderr)
@@ -77,8 +77,7 @@ def test_test_tool_reports_metric(full_run, tmp_path):
 
 
 def test_train_tool_errors_on_missing_config(tmp_path):
-    proc = subprocess.run([sys.executable, 'tools/train.py', 'configs/nope.py'],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_script(['tools/train.py', 'configs/nope.py'], timeout=300)
     assert proc.returncode != 0 and 'config file not found: configs/nope.py' in proc.stderr
 
 

@@ -2,8 +2,6 @@
 neither a class nor the ignore index stops training with the file named."""
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ from PIL import Image
 
 import s5_mm  # noqa: F401
 from s5_mm.datasets.transforms import LoadAnnotationsChecked
+from script_runner import run_script
 
 DEMO = 'configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py'
 LOVEDA = 'tests/data/loveda'
@@ -73,10 +72,10 @@ def _bad_tree(tmp_path, edit):
 
 
 def _train(tmp_path, *options):
-    cmd = [sys.executable, 'tools/train.py', DEMO, '--work-dir',
+    cmd = ['tools/train.py', DEMO, '--work-dir',
            str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_iters=2',
            'train_cfg.val_interval=2', *options]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return run_script(cmd, timeout=600)
 
 
 @pytest.mark.parametrize('defect', ['half_size', 'value_50'])

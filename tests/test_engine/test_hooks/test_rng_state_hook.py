@@ -7,15 +7,13 @@ hook the resumed runs drift."""
 import copy
 import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
 import s5_mm  # noqa: F401  (safe-load allow-list for the checkpoints)
+from script_runner import run_script, run_script_ranks
 
 S4P_DEMO = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_loveda-sample-'
             'unlabeled-64x64.py')
@@ -33,15 +31,11 @@ def _train(config, work_dir, *extra, opts=(), dist=False):
     cmd = ['tools/train.py', str(config), '--work-dir', str(work_dir), *extra,
            '--cfg-options', *OPTS, *opts]
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    if dist:
-        with socket.socket() as s:
-            s.bind(('127.0.0.1', 0))
-            env.update(PORT=str(s.getsockname()[1]), PYTHON=sys.executable)
-        cmd = ['bash', 'tools/dist_train.sh', cmd[1], '2', *cmd[2:]]
+    if dist:  # the ranks dist_train.sh starts (the script: test_train_test_tools)
+        proc = run_script_ranks([*cmd, '--launcher', 'pytorch'], nproc=2,
+                                env=env, timeout=900)
     else:
-        cmd = [sys.executable, *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          env=env)
+        proc = run_script(cmd, timeout=900, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     return out

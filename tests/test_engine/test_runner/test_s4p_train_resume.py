@@ -3,8 +3,6 @@ mid-way reproduces the uninterrupted run's next losses (EMA teacher)."""
 import copy
 import json
 import os.path as osp
-import subprocess
-import sys
 from glob import glob
 
 import pytest
@@ -12,6 +10,7 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from s4p_utils import DEMO_CFG, build_model, real_batches
+from script_runner import run_script
 
 
 def test_supervised_loss_falls_on_bundled_batch(demo_cfg):
@@ -46,9 +45,9 @@ OPTS = [
 
 
 def _train(config, work_dir, *extra):
-    cmd = [sys.executable, 'tools/train.py', str(config), '--work-dir',
+    cmd = ['tools/train.py', str(config), '--work-dir',
            str(work_dir), '--cfg-options', *OPTS, *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=800)
+    proc = run_script(cmd, timeout=800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 

@@ -2,7 +2,6 @@
 from the config, and patch-wise inference of large images."""
 import copy
 import os
-import subprocess
 import sys
 
 import mmcv
@@ -18,6 +17,7 @@ from s5_mm.apis import dataset_metainfo as _metainfo
 from s5_mm.apis import (draw_rotated_boxes, find_dataset,
                         inference_detector_large_scene,
                         patch_offsets)
+from script_runner import run_script
 
 inference_rotated_detector = inference_detector_large_scene
 
@@ -179,21 +179,19 @@ def test_image_demo_cli(saved, tmp_path, repo_root):
     the head; --patch-size runs patch-wise; drawings are written."""
     cfg, model, cfg_file, ckpt = saved
     demo = str(tmp_path / 'demo.png')
-    proc = subprocess.run(
-        [sys.executable, 'demo/image_demo.py', DOTA_PATCH, cfg_file, ckpt,
+    proc = run_script(
+        ['demo/image_demo.py', DOTA_PATCH, cfg_file, ckpt,
          '--dataset', 'dota', '--out-file', demo, '--score-thr', '0.0',
-         '--patch-size', '256', '--patch-overlap', '64'],
-        cwd=repo_root, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=repo_root))
+         '--patch-size', '256', '--patch-overlap', '64'], cwd=repo_root,
+        timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     drawn = mmcv.imread(demo)
     assert drawn.shape == (512, 512, 3)
     assert (drawn != mmcv.imread(DOTA_PATCH)).any()
-    proc = subprocess.run(
-        [sys.executable, 'demo/image_demo.py', DOTA_PATCH, cfg_file, ckpt,
-         '--dataset', 'xview', '--out-file', demo],
-        cwd=repo_root, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run_script(
+        ['demo/image_demo.py', DOTA_PATCH, cfg_file, ckpt,
+         '--dataset', 'xview', '--out-file', demo], cwd=repo_root,
+        timeout=600)
     assert proc.returncode != 0
     assert "--dataset 'xview' is not one of the model's datasets" in \
         proc.stderr

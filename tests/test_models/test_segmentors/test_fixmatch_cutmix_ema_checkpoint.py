@@ -1,8 +1,6 @@
 """CutMix box coincidence, the EMA teacher update, plain-checkpoint loading
 and the backbone extractor."""
 import copy
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +10,7 @@ from mmseg.registry import HOOKS, MODELS
 
 from s5_mm.models.segmentors.fixmatch_segmentor import cutmix_boxes
 from s4p_utils import build_model
+from script_runner import run_script
 
 
 def test_cutmix_boxes_shape_and_area():
@@ -105,10 +104,9 @@ def test_extract_backbone_tool(demo_cfg, tmp_path):
             ('student', 'VisionTransformer', ['--strip-prefix']),
             ('teacher', 'MoEViT', [])]:
         dst = tmp_path / f'{source}_backbone.pth'
-        proc = subprocess.run(
-            [sys.executable, 'tools/model_converters/extract_backbone.py',
-             str(src), str(dst), '--source', source, *extra],
-            capture_output=True, text=True, timeout=300)
+        proc = run_script(
+            ['tools/model_converters/extract_backbone.py',
+             str(src), str(dst), '--source', source, *extra], timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         # loads as the backbone's pretrained weights of a fine-tuning model:
         # plain ViT (bare keys) or MoEViT with prefix='backbone.'
@@ -131,8 +129,7 @@ def test_extract_backbone_tool(demo_cfg, tmp_path):
         diff = [k for k in shared
                 if not torch.equal(got[k], ref[k][:got[k].shape[0]])]
         assert not diff, (backbone, diff)
-    proc = subprocess.run(
-        [sys.executable, 'tools/model_converters/extract_backbone.py',
-         str(src), str(tmp_path / 'x.pth'), '--part', 'nothing'],
-        capture_output=True, text=True, timeout=300)
+    proc = run_script(
+        ['tools/model_converters/extract_backbone.py',
+         str(src), str(tmp_path / 'x.pth'), '--part', 'nothing'], timeout=300)
     assert proc.returncode != 0 and 'student.nothing.' in proc.stderr

@@ -2,25 +2,16 @@
 every parameter of the student gets a gradient on both ranks, the EMA teacher
 stays out of the graph, and each rank draws its own 2 + 2 batches."""
 import json
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 from glob import glob
 
 import torch
 
 from s4p_utils import DEMO_CFG
+from script_runner import run_script_ranks
 
 # the MDF tests' rank script: creates the gloo group, DDP with device_ids=None
 WORKER = 'tests/utils/runner_ddp_worker.py'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_fixmatch_trains_under_ddp(tmp_path, repo_root):
@@ -35,11 +26,8 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=3))
 log_processor = dict(window_size=1)
 """)
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root)
-    proc = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={_free_port()}', WORKER, str(cfg)],
-        cwd=repo_root, env=env, capture_output=True, text=True, timeout=800)
+    proc = run_script_ranks([WORKER, str(cfg)], nproc=2, cwd=repo_root,
+                            timeout=800)
     errors = [ln for ln in proc.stderr.splitlines() if 'Error' in ln]
     assert proc.returncode == 0, '\n'.join(errors[:20]) + proc.stderr[-2000:]
     ckpt = torch.load(work_dir / 'iter_3.pth', map_location='cpu',

@@ -3,25 +3,16 @@ MoE-MDF config gives the same parameters as one process with the same
 global batch, and runs the per-dataset validation in both."""
 import glob
 import json
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import torch
 from mmengine.runner import Runner
 
 import s5_mm  # noqa: F401
 from mdf_seg_utils import make_openearthmap, tiny_cfg
+from script_runner import run_script_ranks
 
 ITERS = 3
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def deterministic_cfg(oem, work_dir, per_rank):
@@ -54,12 +45,8 @@ def last_val_metrics(work_dir):
 
 def run_ddp(cfg, cfg_path, repo_root):
     cfg.dump(cfg_path)
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root)
-    return subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={free_port()}',
-         'tests/utils/runner_ddp_worker.py', cfg_path],
-        cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    return run_script_ranks(['tests/utils/runner_ddp_worker.py', cfg_path],
+                            nproc=2, cwd=repo_root, timeout=600)
 
 
 def test_ddp_equals_single_process(tmp_path, repo_root):
