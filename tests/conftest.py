@@ -24,6 +24,21 @@ for path in (osp.join(REPO_ROOT, 'tests', 'utils'),
 from mdf_det_common import (moe_cfg, moe_cfg_loaded, test_sets,  # noqa: E402,F401,E501
                             tiny_moe_model, train_sets)
 
+# --- parallel workers (pytest-xdist, ``-n auto`` in pytest.ini)
+_WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+if _WORKERS > 1:
+    # the cores are shared by the workers: torch in each worker, and the
+    # tools and DDP ranks it runs (they read OMP_NUM_THREADS), get their part
+    _THREADS = max(1, (os.cpu_count() or 1) // _WORKERS)
+    os.environ['OMP_NUM_THREADS'] = str(_THREADS)
+    torch.set_num_threads(_THREADS)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, at most 4 (each worker imports the
+    stack, ~1.1 GB, and its session fixtures are its own)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
 
 @pytest.fixture(scope='session')
 def repo_root():

@@ -17,6 +17,8 @@ import s5_mm  # noqa: F401
 from mdf_seg_utils import NAMES
 from script_runner import run_script
 
+pytestmark = pytest.mark.xdist_group('trained_moe_mdf')  # its session fixture
+
 IMG = 'tests/data/loveda/img_dir/1.png'
 
 

@@ -11,6 +11,9 @@ import numpy as np
 from selection_utils import UNLABELED
 
 from s5_mm.selection import list_pool, score_pool
+import pytest
+
+pytestmark = pytest.mark.xdist_group('seg_demo_scored')  # its session fixture
 
 OUTPUTS = ('features.npy', 'scores.npy', 'scores.csv', 'rejects.tsv',
            'summary.json', 'pool.txt', 'meta.json')

@@ -17,6 +17,8 @@ from selection_utils import LABELED, UNLABELED, small_cfg, tool_cfg_file
 
 from s5_mm.selection import list_pool
 
+pytestmark = pytest.mark.xdist_group('seg_demo_scored')  # its session fixture
+
 
 @pytest.fixture
 def select_data(monkeypatch):

@@ -6,6 +6,8 @@ import shutil
 import pytest
 from script_runner import run_script
 
+pytestmark = pytest.mark.xdist_group('seg_demo_scored')  # its session fixture
+
 
 def run_tool(*args):
     return run_script(['tools/select_data.py', *args])

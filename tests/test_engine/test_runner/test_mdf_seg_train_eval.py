@@ -14,6 +14,8 @@ from mmengine.registry import DATASETS, init_default_scope
 import s5_mm  # noqa: F401
 from mdf_seg_utils import NAMES, NUM_CLASSES
 
+pytestmark = pytest.mark.xdist_group('trained_moe_mdf')  # its session fixture
+
 
 def hand_metrics(model, dataset_cfg, num_classes):
     """mIoU, mFscore (x100) of the model on a dataset, from the confusion
