@@ -15,9 +15,23 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999),
                    weight_decay=0.05),
-    # registered in mmseg's registry by s5_mm (issue 3)
+    # registered in mmseg's registry by s5_mm
     constructor='mmseg.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=12),
     clip_grad=dict(max_norm=35, norm_type=2))
+default_hooks = dict(
+    # stop before the first iteration if a head's num_classes differs from
+    # its dataset's class count
+    dataset_check=dict(type='DatasetClassCheckHook'),
+    # s5_mm reliability hooks (docs/reliability.md): RNG states in
+    # checkpoints for an exact resume; strict checkpoint loading
+    rng_state=dict(type='RNGStateHook'),
+    strict_load=dict(type='StrictLoadHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='mmdet.DetVisualizationHook'))
 # lr above is for 8 GPUs x 2 images; scaled by --auto-scale-lr
 auto_scale_lr = dict(enable=False, base_batch_size=16)
