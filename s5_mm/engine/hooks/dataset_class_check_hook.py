@@ -26,9 +26,8 @@ class DatasetClassCheckHook(Hook):
     val datasets), before validation and before testing, so a wrong head
     stops the run before its first iteration, with an error naming the
     head, its ``num_classes`` and the dataset. Enabled in every shipped
-    config as ``default_hooks.dataset_check`` (set in
-    ``configs/_base_/schedules/schedule_seg_adamw_100e.py``,
-    ``configs/_base_/det_runtime.py`` and the configs that define their own
+    config as ``default_hooks.dataset_check`` (set in the schedules of
+    ``configs/_base_/schedules/`` and the configs that define their own
     ``default_hooks``); ``dataset_check=None`` switches it off.
     """
 

@@ -118,7 +118,8 @@ class RNGStateHook(Hook):
     and feature dropout) are seeded from the seed, rank and iteration.
 
     Add it to a config with ``default_hooks = dict(rng_state=dict(
-    type='RNGStateHook'))`` (``configs/_base_/default_runtime.py`` does).
+    type='RNGStateHook'))`` (the schedules in ``configs/_base_/schedules/``
+    do).
 
     Args:
         isolate_val (bool): Save the generators before validation and

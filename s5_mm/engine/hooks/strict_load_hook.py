@@ -24,8 +24,9 @@ class StrictLoadHook(Hook):
     as in the normal load.
 
     Add it with ``default_hooks = dict(strict_load=dict(
-    type='StrictLoadHook'))`` (``configs/_base_/default_runtime.py`` does;
-    ``tools/train.py`` and ``tools/test.py`` add it to any config).
+    type='StrictLoadHook'))`` (the schedules in
+    ``configs/_base_/schedules/`` do; ``tools/train.py`` and ``tools/test.py``
+    add it to any config).
 
     Args:
         allow_partial (bool, optional): Only warn about what does not fit.
