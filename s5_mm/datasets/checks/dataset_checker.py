@@ -107,28 +107,16 @@ def _check_boxes(s: Sample, img: Optional[np.ndarray]
             False
     wh = None if img is None else (img.shape[1], img.shape[0])
     check = dota_label_problems if s.kind == 'dota' else dior_label_problems
-    n, problems = check(s.ann_path, s.classes, wh)
+    names, problems = check(s.ann_path, s.classes, wh)
     found = [Finding(s.ann_path, p.rule, p.message) for p in problems]
-    for name in _object_names(s):
+    for name in names:
         if name in s.classes:
             counts[s.classes.index(name)] += 1
-    if n == 0:
+    if not names:
         found.append(Finding(s.ann_path, 'no_objects',
                              f'{s.ann_path}: image {s.img_path} has no '
                              'objects'))
-    return found, counts, n == 0
-
-
-def _object_names(s: Sample) -> List[str]:
-    if s.kind == 'dota':
-        with open(s.ann_path, encoding='utf-8') as f:
-            return [p[8] for p in (line.split() for line in f) if len(p) > 8]
-    import xml.etree.ElementTree as ET
-    try:
-        root = ET.parse(s.ann_path).getroot()
-    except (ET.ParseError, OSError):
-        return []
-    return [(o.findtext('name') or '').strip() for o in root.iter('object')]
+    return found, counts, not names
 
 
 def check_sample(s: Sample) -> Tuple[List[Finding], np.ndarray, bool]:
