@@ -5,8 +5,9 @@ single-channel uint8 PNG, decoded again as mmseg's ``LoadAnnotations``
 decodes it (``mmcv.imfrombytes(..., 'unchanged', backend='pillow')``) and
 compared pixel for pixel before it is written (through a temporary file
 and ``os.replace``, :func:`~s5_mm.selection.io.atomic_write_bytes`), so a
-file under its final name is always complete and correct. Saving with ``Image.fromarray(label, mode='P')``, as
-mmseg's iSAID converter does, renumbers the values under Pillow 13.
+file under its final name is always complete and correct. Saving with
+``Image.fromarray(label, mode='P')``, as mmseg's iSAID converter does,
+renumbers the values under Pillow 13.
 """
 import cv2
 import mmcv

@@ -170,16 +170,17 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
         suffix = cfg.get('img_suffix', 'png')
         names = sorted(p[:-4] for p in fileio.list_dir_or_file(
             ann, list_dir=False, suffix='.txt'))
-        return info, len(names), (Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
-                             osp.join(ann, f'{n}.txt'), classes)
-                      for n in names)
+        return info, len(names), (
+            Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
+                   osp.join(ann, f'{n}.txt'), classes) for n in names)
     suffix = cfg.get('img_suffix', 'jpg')
     xml_dir = _join(root, cfg.get('ann_subdir',
                                   'Annotations/Oriented Bounding Boxes/'))
     with open(ann, encoding='utf-8') as f:
         ids = [line.strip() for line in f if line.strip()]
-    return info, len(ids), (Sample('dior', osp.join(img_dir, f'{i}.{suffix}'),
-                         osp.join(xml_dir, f'{i}.xml'), classes) for i in ids)
+    return info, len(ids), (
+        Sample('dior', osp.join(img_dir, f'{i}.{suffix}'),
+               osp.join(xml_dir, f'{i}.xml'), classes) for i in ids)
 
 
 def _run(samples: Iterable[Sample], workers: int

@@ -43,7 +43,8 @@ def write_report(report: dict, out_dir: str) -> List[str]:
         len(labeled), 1, figsize=(10, 2.8 * len(labeled)), squeeze=False)
     for ax, (key, d) in zip(axes[:, 0], labeled.items()):
         names = list(d['class_counts'])
-        ax.bar(range(len(names)), [max(v, 0) for v in d['class_counts'].values()])
+        ax.bar(range(len(names)),
+               [max(v, 0) for v in d['class_counts'].values()])
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
         ax.set_yscale('symlog')
