@@ -15,5 +15,7 @@ model = dict(
         type='mmseg.MoEViT',
         dataset_names=_base_.dior_dota_dataset_names,
         expert_channels=256))
-optim_wrapper = dict(paramwise_cfg=dict(num_layers=24))
+# layer-wise lr decay over the depth of the base model's ViT
+optim_wrapper = dict(
+    paramwise_cfg=dict(num_layers=_base_.model.backbone.num_layers))
 log_processor = dict(by_epoch=False)  # iteration-based training

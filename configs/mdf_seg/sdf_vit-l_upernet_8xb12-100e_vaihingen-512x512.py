@@ -30,4 +30,6 @@ param_scheduler = [
 ]
 default_hooks = dict(
     checkpoint=dict(interval=10 * iters_per_epoch, save_best='mIoU'))
-optim_wrapper = dict(paramwise_cfg=dict(num_layers=24))
+# layer-wise lr decay over the depth of the base model's ViT
+optim_wrapper = dict(
+    paramwise_cfg=dict(num_layers=_base_.model.backbone.num_layers))
