@@ -2,6 +2,7 @@
 # decay 0.05, layer-wise lr decay 0.9, 12 epochs with lr steps (x0.1) after
 # epochs 8 and 11, 500-iteration linear warm-up, mixed precision, gradient
 # clipping at 35. Set paramwise_cfg.num_layers to the ViT depth (12/24/32).
+_base_ = ['../default_hooks.py']
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -20,18 +21,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=12),
     clip_grad=dict(max_norm=35, norm_type=2))
 default_hooks = dict(
-    # stop before the first iteration if a head's num_classes differs from
-    # its dataset's class count
-    dataset_check=dict(type='DatasetClassCheckHook'),
-    # s5_mm reliability hooks (docs/reliability.md): RNG states in
-    # checkpoints for an exact resume; strict checkpoint loading
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'),
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    checkpoint=dict(interval=1, max_keep_ckpts=3),
     visualization=dict(type='mmdet.DetVisualizationHook'))
 # lr above is for 8 GPUs x 2 images; scaled by --auto-scale-lr
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -26,9 +26,9 @@ class DatasetClassCheckHook(Hook):
     val datasets), before validation and before testing, so a wrong head
     stops the run before its first iteration, with an error naming the
     head, its ``num_classes`` and the dataset. Enabled in every shipped
-    config as ``default_hooks.dataset_check`` (set in the schedules of
-    ``configs/_base_/schedules/`` and the configs that define their own
-    ``default_hooks``); ``dataset_check=None`` switches it off.
+    config as ``default_hooks.dataset_check`` (set in
+    ``configs/_base_/default_hooks.py`` and the configs that define their
+    own ``default_hooks``); ``dataset_check=None`` switches it off.
     """
 
     priority = 'VERY_HIGH'

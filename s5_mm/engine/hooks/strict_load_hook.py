@@ -24,9 +24,8 @@ class StrictLoadHook(Hook):
     as in the normal load.
 
     Add it with ``default_hooks = dict(strict_load=dict(
-    type='StrictLoadHook'))`` (the schedules in
-    ``configs/_base_/schedules/`` do; ``tools/train.py`` and ``tools/test.py``
-    add it to any config).
+    type='StrictLoadHook'))`` (``configs/_base_/default_hooks.py`` does;
+    ``tools/train.py`` and ``tools/test.py`` add it to any config).
 
     Args:
         allow_partial (bool, optional): Only warn about what does not fit.
