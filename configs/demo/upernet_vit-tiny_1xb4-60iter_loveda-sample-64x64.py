@@ -2,7 +2,8 @@
 # bundled real LoveDA crops, evaluated (mIoU) and checkpointed.
 #   python tools/train.py configs/demo/upernet_vit-tiny_1xb4-60iter_loveda-sample-64x64.py
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/loveda_sample.py'
+    '../_base_/default_runtime.py', '../_base_/default_hooks.py',
+    '../_base_/datasets/loveda_sample.py'
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
@@ -54,18 +55,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=60, val_interval=60)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    # stop before the first iteration if a head's num_classes differs from
-    # its dataset's class count
-    dataset_check=dict(type='DatasetClassCheckHook'),
-    # s5_mm reliability hooks (docs/reliability.md): RNG states in
-    # checkpoints for an exact resume; strict checkpoint loading
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'),
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=30, max_keep_ckpts=2),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    logger=dict(interval=10),
+    checkpoint=dict(by_epoch=False, interval=30, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

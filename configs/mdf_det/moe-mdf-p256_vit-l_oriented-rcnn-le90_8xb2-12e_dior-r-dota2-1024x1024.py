@@ -1,12 +1,21 @@
-# MoE-MDF (S5) with a MoE ViT-L (24 layers, 1024 dims, P = 256) on DIOR-R +
-# DOTA-v2, Oriented R-CNN (le90). 377.8M parameters.
+# MoE-MDF (S5) with a MoE ViT-L (24 layers, 1024 dims, P = 256;
+# configs/_base_/models/oriented-rcnn-le90_vit-l_fpn.py) on DIOR-R +
+# DOTA-v2, Oriented R-CNN (le90); otherwise as the ViT-B config.
+# 377.8M parameters.
 _base_ = [
-    './moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_dior-r-dota2-1024x1024.py'
+    '../_base_/models/oriented-rcnn-le90_vit-l_fpn.py',
+    '../_base_/datasets/dior_r_dota_v2.py',
+    '../_base_/schedules/schedule_mdf-det_adamw_12e.py',
+    '../_base_/det_runtime.py',
 ]
 model = dict(
+    dataset_names=_base_.dior_dota_dataset_names,
+    num_classes=_base_.dior_dota_num_classes,
     backbone=dict(
-        embed_dims=1024, num_layers=24, num_heads=16,
-        out_indices=(7, 11, 15, 23), drop_path_rate=0.2),
-    neck=dict(embed_dim=1024),
-    branch_neck=dict(in_channels=[1024] * 4))
-optim_wrapper = dict(paramwise_cfg=dict(num_layers=24))
+        type='mmseg.MoEViT',
+        dataset_names=_base_.dior_dota_dataset_names,
+        expert_channels=256))
+# layer-wise lr decay over the depth of the base model's ViT
+optim_wrapper = dict(
+    paramwise_cfg=dict(num_layers=_base_.model.backbone.num_layers))
+log_processor = dict(by_epoch=False)  # iteration-based training

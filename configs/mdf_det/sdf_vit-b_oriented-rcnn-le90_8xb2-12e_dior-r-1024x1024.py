@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/schedule_det_adamw_12e.py',
     '../_base_/det_runtime.py',
 ]
-model = dict(dataset_names=['dior'], num_classes=[20])
+model = dict(dataset_names=[_base_.dior_name], num_classes=[20])
 train_dataloader = dict(
     batch_size=2,
     num_workers=2,

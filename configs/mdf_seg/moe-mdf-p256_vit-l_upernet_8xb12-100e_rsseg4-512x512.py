@@ -20,4 +20,6 @@ model = dict(
         for name, num_classes in zip(_base_.rsseg4_dataset_names,
                                      _base_.rsseg4_num_classes)
     })
-optim_wrapper = dict(paramwise_cfg=dict(num_layers=24))
+# layer-wise lr decay over the depth of the base model's ViT
+optim_wrapper = dict(
+    paramwise_cfg=dict(num_layers=_base_.model.backbone.num_layers))

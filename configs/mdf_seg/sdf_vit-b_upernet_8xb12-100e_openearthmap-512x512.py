@@ -13,7 +13,7 @@ s4p_checkpoint = 'pretrain/s4p_vit-b_rs4p-1m.pth'
 model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=s4p_checkpoint)),
-    decode_head=dict(num_classes=8))
+    decode_head=dict(num_classes=_base_.openearthmap_num_classes))
 train_dataloader = dict(dataset={{_base_.openearthmap_train_dataset}})
 val_dataloader = dict(dataset={{_base_.openearthmap_test_dataset}})
 test_dataloader = val_dataloader

@@ -12,7 +12,7 @@ s4p_checkpoint = 'pretrain/s4p_vit-l_rs4p-1m.pth'
 model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=s4p_checkpoint)),
-    decode_head=dict(num_classes=6))
+    decode_head=dict(num_classes=_base_.vaihingen_num_classes))
 train_dataloader = dict(dataset={{_base_.vaihingen_train_dataset}})
 val_dataloader = dict(dataset={{_base_.vaihingen_test_dataset}})
 test_dataloader = val_dataloader
@@ -30,4 +30,6 @@ param_scheduler = [
 ]
 default_hooks = dict(
     checkpoint=dict(interval=10 * iters_per_epoch, save_best='mIoU'))
-optim_wrapper = dict(paramwise_cfg=dict(num_layers=24))
+# layer-wise lr decay over the depth of the base model's ViT
+optim_wrapper = dict(
+    paramwise_cfg=dict(num_layers=_base_.model.backbone.num_layers))

@@ -11,12 +11,14 @@
 _base_ = [
     '../_base_/models/upernet_vit-b16.py',
     '../_base_/datasets/semi_isaid_rs4p-512x512.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_s4p_adamw_120k.py',
+    '../_base_/s4p_runtime.py',
 ]
 mae_checkpoint = 'pretrain/mae_pretrain_vit_base_mmseg.pth'
 segmentor = _base_.model
-segmentor.backbone.init_cfg = dict(type='Pretrained', checkpoint=mae_checkpoint)
-segmentor.decode_head.num_classes = 16
+segmentor.backbone.init_cfg = dict(
+    type='Pretrained', checkpoint=mae_checkpoint)
+segmentor.decode_head.num_classes = _base_.isaid_num_classes
 model = dict(
     _delete_=True,
     type='FixMatchSegmentor',
@@ -36,39 +38,3 @@ model = dict(
         cutmix_prob=0.5),
     semi_test_cfg=dict(predict_on='student'))
 
-max_iters = 120000
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999),
-                   weight_decay=0.01))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', eta_min=0.0, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=10000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    # stop before the first iteration if a head's num_classes differs from
-    # its dataset's class count
-    dataset_check=dict(type='DatasetClassCheckHook'),
-    # s5_mm reliability hooks (docs/reliability.md): RNG states in
-    # checkpoints for an exact resume; strict checkpoint loading
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'),
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000,
-                    max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
-custom_hooks = [dict(type='FixMatchVisualizationHook', interval=2000)]
-vis_backends = [dict(type='LocalVisBackend'),
-                dict(type='TensorboardVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends,
-                  name='visualizer')
-# lr above is for 8 GPUs x (12 + 12) images
-auto_scale_lr = dict(enable=False, base_batch_size=192)

@@ -21,7 +21,6 @@ from torch import nn
 
 from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
 
-# annotation loading / box conversion, dropped for images without labels
 # label loaders (mmseg's LoadAnnotations and s5_mm's LoadAnnotationsChecked,
 # matched by prefix) and box conversions need annotations: dropped
 DROP_FOR_INFERENCE = ('LoadAnnotations', 'ConvertBoxType')

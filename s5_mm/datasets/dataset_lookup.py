@@ -48,29 +48,40 @@ def pipeline_dataset_name(pipeline: Sequence) -> Optional[str]:
     return None
 
 
-def iter_dataset_cfgs(dataset_cfg: dict) -> Iterator[Tuple[Optional[str],
-                                                           dict]]:
-    """Every leaf dataset config inside ``ConcatDataset`` / wrapper configs.
+def walk_dataset_cfgs(dataset_cfg: dict, where: str = 'dataset'
+                      ) -> Iterator[Tuple[str, Optional[str], dict]]:
+    """Every leaf dataset config inside ``ConcatDataset`` / wrapper configs,
+    with where it sits.
 
     Args:
         dataset_cfg (dict): a dataset config, possibly nested.
+        where (str): the config key of ``dataset_cfg``.
 
     Yields:
-        tuple: ``(name, leaf config)``; ``name`` is the leaf's
-        ``SetDatasetName`` or, failing that, the nearest wrapper's, else None.
+        tuple: ``(key, name, leaf config)``; ``key`` is e.g.
+        ``'dataset.datasets[1]'``; ``name`` is the leaf's ``SetDatasetName``
+        or, failing that, the nearest wrapper's, else None.
     """
 
-    def walk(cfg: dict, inherited: Optional[str]):
+    def walk(cfg: dict, key: str, inherited: Optional[str]):
         name = pipeline_dataset_name(cfg.get('pipeline')) or inherited
         if isinstance(cfg.get('datasets'), (list, tuple)):
-            for sub in cfg['datasets']:
-                yield from walk(sub, name)
+            for i, sub in enumerate(cfg['datasets']):
+                yield from walk(sub, f'{key}.datasets[{i}]', name)
         elif isinstance(cfg.get('dataset'), dict):
-            yield from walk(cfg['dataset'], name)
+            yield from walk(cfg['dataset'], f'{key}.dataset', name)
         else:
-            yield name, cfg
+            yield key, name, cfg
 
-    yield from walk(dataset_cfg, None)
+    yield from walk(dataset_cfg, where, None)
+
+
+def iter_dataset_cfgs(dataset_cfg: dict) -> Iterator[Tuple[Optional[str],
+                                                           dict]]:
+    """``(name, leaf config)`` of every leaf dataset config (see
+    :func:`walk_dataset_cfgs`)."""
+    for _, name, leaf in walk_dataset_cfgs(dataset_cfg):
+        yield name, leaf
 
 
 def dataset_names(dataset_cfg: dict) -> List[str]:

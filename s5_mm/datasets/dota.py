@@ -1,32 +1,12 @@
 """DOTA-v2 with label files checked line by line."""
 import glob
 import os.path as osp
-from typing import List, Sequence
+from typing import List
 
 from mmrotate.datasets import DOTAv2Dataset
 from mmrotate.registry import DATASETS
 
 from s5_mm.datasets.checks.rotated_labels import dota_label_problems
-
-
-def check_dota_label_file(path: str, classes: Sequence[str]) -> int:
-    """Check every line of a DOTA label file (as written by mmrotate's split
-    tool): ``x1 y1 x2 y2 x3 y3 x4 y4 class difficulty``.
-
-    Args:
-        path (str): the label (``.txt``) file.
-        classes (Sequence[str]): the class names the dataset knows.
-
-    Returns:
-        int: number of objects in the file (0 for a patch without objects).
-
-    Raises:
-        ValueError: naming the file, the line number and the problem.
-    """
-    count, problems = dota_label_problems(path, classes)
-    if problems:
-        raise ValueError(problems[0].message)
-    return count
 
 
 @DATASETS.register_module()
@@ -44,5 +24,8 @@ class StrictDOTAv2Dataset(DOTAv2Dataset):
         """Check every label file, then load them with mmrotate's loader."""
         if self.ann_file:
             for path in sorted(glob.glob(osp.join(self.ann_file, '*.txt'))):
-                check_dota_label_file(path, self.metainfo['classes'])
+                _, problems = dota_label_problems(path,
+                                                  self.metainfo['classes'])
+                if problems:
+                    raise ValueError(problems[0].message)
         return super().load_data_list()

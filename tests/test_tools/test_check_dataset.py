@@ -179,6 +179,10 @@ def test_bundled_data_passes(tmp_path):
     dota = report['datasets']['train/dota']
     assert dota['samples'] == 4 and dota['empty'] == 1
     assert sum(dota['class_counts'].values()) == 81 + 138 + 136
+    dior = report['datasets']['train/dior']  # one image, one golf field
+    assert dior['samples'] == 1 and dior['empty'] == 0
+    assert dior['class_counts']['golffield'] == 1
+    assert sum(dior['class_counts'].values()) == 1
     assert report['datasets']['train/dior']['heads'] == {
         'model.num_classes[0]': 20}
 

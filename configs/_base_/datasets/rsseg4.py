@@ -6,8 +6,14 @@
 # with its own pipeline and metric; results are `vaihingen/mIoU`,
 # `potsdam/mFscore`, `loveda/mIoU`, `openearthmap/mIoU` and their `mean`.
 _base_ = ['./vaihingen.py', './potsdam.py', './loveda.py', './openearthmap.py']
-rsseg4_dataset_names = ['vaihingen', 'potsdam', 'loveda', 'openearthmap']
-rsseg4_num_classes = [6, 6, 7, 8]
+rsseg4_dataset_names = [
+    _base_.vaihingen_name, _base_.potsdam_name, _base_.loveda_name,
+    _base_.openearthmap_name
+]
+rsseg4_num_classes = [
+    _base_.vaihingen_num_classes, _base_.potsdam_num_classes,
+    _base_.loveda_num_classes, _base_.openearthmap_num_classes
+]
 # every dataset needs >= 1 crop per batch: mmdet's MultiSourceSampler
 # loops forever on a source with 0 crops per batch (ratio 0 or too small a
 # batch_size)

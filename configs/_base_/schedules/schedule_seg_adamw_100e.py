@@ -4,25 +4,13 @@
 # sets `iters_per_epoch` and derives train_cfg / param_scheduler / hook
 # intervals from it; set paramwise_cfg.num_layers to the ViT depth
 # (12/24/32).
+_base_ = ['../default_hooks.py']
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999),
                    weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=12))
-default_hooks = dict(
-    # stop before the first iteration if a head's num_classes differs from
-    # its dataset's class count
-    dataset_check=dict(type='DatasetClassCheckHook'),
-    # s5_mm reliability hooks (docs/reliability.md): RNG states in
-    # checkpoints for an exact resume; strict checkpoint loading
-    rng_state=dict(type='RNGStateHook'),
-    strict_load=dict(type='StrictLoadHook'),
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, max_keep_ckpts=2),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(checkpoint=dict(by_epoch=False, max_keep_ckpts=2))
 # lr above is for 8 GPUs x 12 images per dataset; scaled by --auto-scale-lr
 auto_scale_lr = dict(enable=False, base_batch_size=96)

@@ -107,28 +107,16 @@ def _check_boxes(s: Sample, img: Optional[np.ndarray]
             False
     wh = None if img is None else (img.shape[1], img.shape[0])
     check = dota_label_problems if s.kind == 'dota' else dior_label_problems
-    n, problems = check(s.ann_path, s.classes, wh)
+    names, problems = check(s.ann_path, s.classes, wh)
     found = [Finding(s.ann_path, p.rule, p.message) for p in problems]
-    for name in _object_names(s):
+    for name in names:
         if name in s.classes:
             counts[s.classes.index(name)] += 1
-    if n == 0:
+    if not names:
         found.append(Finding(s.ann_path, 'no_objects',
                              f'{s.ann_path}: image {s.img_path} has no '
                              'objects'))
-    return found, counts, n == 0
-
-
-def _object_names(s: Sample) -> List[str]:
-    if s.kind == 'dota':
-        with open(s.ann_path, encoding='utf-8') as f:
-            return [p[8] for p in (line.split() for line in f) if len(p) > 8]
-    import xml.etree.ElementTree as ET
-    try:
-        root = ET.parse(s.ann_path).getroot()
-    except (ET.ParseError, OSError):
-        return []
-    return [(o.findtext('name') or '').strip() for o in root.iter('object')]
+    return found, counts, not names
 
 
 def check_sample(s: Sample) -> Tuple[List[Finding], np.ndarray, bool]:
@@ -182,16 +170,17 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
         suffix = cfg.get('img_suffix', 'png')
         names = sorted(p[:-4] for p in fileio.list_dir_or_file(
             ann, list_dir=False, suffix='.txt'))
-        return info, len(names), (Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
-                             osp.join(ann, f'{n}.txt'), classes)
-                      for n in names)
+        return info, len(names), (
+            Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
+                   osp.join(ann, f'{n}.txt'), classes) for n in names)
     suffix = cfg.get('img_suffix', 'jpg')
     xml_dir = _join(root, cfg.get('ann_subdir',
                                   'Annotations/Oriented Bounding Boxes/'))
     with open(ann, encoding='utf-8') as f:
         ids = [line.strip() for line in f if line.strip()]
-    return info, len(ids), (Sample('dior', osp.join(img_dir, f'{i}.{suffix}'),
-                         osp.join(xml_dir, f'{i}.xml'), classes) for i in ids)
+    return info, len(ids), (
+        Sample('dior', osp.join(img_dir, f'{i}.{suffix}'),
+               osp.join(xml_dir, f'{i}.xml'), classes) for i in ids)
 
 
 def _run(samples: Iterable[Sample], workers: int

@@ -2,11 +2,14 @@
 mmdet's), dataset wrappers (``RepeatDataset``, ...), multi-dataset and
 semi-supervised (labeled + unlabeled) configs."""
 import copy
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS, init_default_scope
+
+from s5_mm.datasets.dataset_lookup import (pipeline_dataset_name,
+                                          walk_dataset_cfgs)
 
 SPLITS = ('train', 'val', 'test')
 
@@ -25,16 +28,6 @@ class DatasetSpec(NamedTuple):
     cfg: dict
     cls: type
     kind: str
-
-
-def _leaves(node: dict, where: str) -> Iterator[Tuple[str, dict]]:
-    if isinstance(node.get('datasets'), (list, tuple)):
-        for i, sub in enumerate(node['datasets']):
-            yield from _leaves(sub, f'{where}.datasets[{i}]')
-    elif isinstance(node.get('dataset'), dict):
-        yield from _leaves(node['dataset'], f'{where}.dataset')
-    else:
-        yield where, node
 
 
 def dataset_kind(cls: type) -> str:
@@ -58,14 +51,7 @@ def find_datasets(cfg: Config,
     """Every leaf dataset of the given splits (default: all three; a split
     whose datasets equal an earlier split's, e.g. ``test = val``, is not
     repeated)."""
-    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    with DATASETS.switch_scope_and_registry(None) as registry:
-        return _find(cfg, splits, registry, pipeline_dataset_name)
-
-
-def _find(cfg: Config, splits: Optional[Sequence[str]], registry,
-          pipeline_dataset_name) -> List[DatasetSpec]:
     specs: List[DatasetSpec] = []
     seen: List[dict] = []
     taken: Dict[str, int] = {}
@@ -80,8 +66,10 @@ def _find(cfg: Config, splits: Optional[Sequence[str]], registry,
         if top in seen:
             continue
         seen.append(top)
-        for where, leaf in _leaves(top, f'{split}_dataloader.dataset'):
-            cls = registry.get(leaf.get('type', ''))
+        for where, _, leaf in walk_dataset_cfgs(top,
+                                                f'{split}_dataloader.dataset'):
+            with DATASETS.switch_scope_and_registry(None) as registry:
+                cls = registry.get(leaf.get('type', ''))
             if cls is None:
                 raise KeyError(f'{where}: unknown dataset type '
                                f'{leaf.get("type")!r}')

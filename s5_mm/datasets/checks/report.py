@@ -1,10 +1,11 @@
 """Write a dataset-check report: ``report.json`` and a class histogram."""
 import json
-import os
 import os.path as osp
 from typing import List
 
 from mmengine.utils import mkdir_or_exist
+
+from s5_mm.selection.io import atomic_open
 
 
 def report_lines(report: dict) -> List[str]:
@@ -24,23 +25,13 @@ def report_lines(report: dict) -> List[str]:
     return lines
 
 
-def _replace(path: str, write) -> None:
-    tmp = path + '.tmp'
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_report(report: dict, out_dir: str) -> List[str]:
     """Write ``report.json`` and ``class_histogram.png`` (one panel per
     labeled dataset, log scale) into ``out_dir``; returns their paths."""
     mkdir_or_exist(out_dir)
     json_path = osp.join(out_dir, 'report.json')
-
-    def write_json(tmp: str) -> None:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(report, f, indent=2)
-
-    _replace(json_path, write_json)
+    with atomic_open(json_path, 'w', encoding='utf-8') as f:
+        json.dump(report, f, indent=2)
     labeled = {k: d for k, d in report['datasets'].items()
                if d.get('class_counts')}
     if not labeled:
@@ -52,7 +43,8 @@ def write_report(report: dict, out_dir: str) -> List[str]:
         len(labeled), 1, figsize=(10, 2.8 * len(labeled)), squeeze=False)
     for ax, (key, d) in zip(axes[:, 0], labeled.items()):
         names = list(d['class_counts'])
-        ax.bar(range(len(names)), [max(v, 0) for v in d['class_counts'].values()])
+        ax.bar(range(len(names)),
+               [max(v, 0) for v in d['class_counts'].values()])
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
         ax.set_yscale('symlog')
@@ -62,6 +54,7 @@ def write_report(report: dict, out_dir: str) -> List[str]:
                      f"{'; heads ' + heads if heads else ''})", fontsize=8)
     fig.tight_layout()
     png_path = osp.join(out_dir, 'class_histogram.png')
-    _replace(png_path, lambda tmp: fig.savefig(tmp, dpi=80, format='png'))
+    with atomic_open(png_path, 'wb') as f:
+        fig.savefig(f, dpi=80, format='png')
     plt.close(fig)
     return [json_path, png_path]

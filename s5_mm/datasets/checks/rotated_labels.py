@@ -1,8 +1,9 @@
 """Rules for oriented-box labels: DOTA ``labelTxt`` files and DIOR-R XMLs.
 
-Each function returns the number of objects and the list of problems, so
-``StrictDOTAv2Dataset`` can raise the first and
-``tools/analysis_tools/check_dataset.py`` can list them all.
+Each function returns the class name of every object and the list of
+problems, so ``StrictDOTAv2Dataset`` can raise the first and
+``tools/analysis_tools/check_dataset.py`` can list them all and count the
+classes.
 """
 import xml.etree.ElementTree as ET
 from typing import List, Optional, Sequence, Tuple
@@ -36,7 +37,7 @@ def box_outside_problem(coords: Sequence[float],
 def dota_label_problems(path: str,
                         classes: Sequence[str],
                         image_wh: Optional[Tuple[int, int]] = None
-                        ) -> Tuple[int, List[Problem]]:
+                        ) -> Tuple[List[Optional[str]], List[Problem]]:
     """Check every line of a DOTA label file (as written by mmrotate's split
     tool): ``x1 y1 x2 y2 x3 y3 x4 y4 class difficulty``.
 
@@ -47,14 +48,16 @@ def dota_label_problems(path: str,
             boxes outside it.
 
     Returns:
-        tuple: the number of lines (objects) and the problems, in line order.
+        tuple: the class field of every line (object; None if the line has
+        none) and the problems, in line order.
     """
     known = set(classes)
     with open(path, encoding='utf-8') as f:
         lines = f.readlines()
-    problems = []
+    problems, names = [], []
     for number, line in enumerate(lines, 1):
         fields = line.split()
+        names.append(fields[8] if len(fields) > 8 else None)
         where = f'{path}, line {number}: {line.rstrip()!r}'
         if len(fields) != 10:
             problems.append(Problem(
@@ -83,13 +86,13 @@ def dota_label_problems(path: str,
         problem = box_outside_problem(coords, image_wh, where)
         if problem is not None:
             problems.append(problem)
-    return len(lines), problems
+    return names, problems
 
 
 def dior_label_problems(path: str,
                         classes: Sequence[str],
                         image_wh: Optional[Tuple[int, int]] = None
-                        ) -> Tuple[int, List[Problem]]:
+                        ) -> Tuple[List[str], List[Problem]]:
     """Check a DIOR-R annotation XML (``robndbox`` objects) as mmrotate's
     ``DIORDataset`` reads it.
 
@@ -99,12 +102,13 @@ def dior_label_problems(path: str,
         image_wh (tuple, optional): (width, height) of the image.
 
     Returns:
-        tuple: the number of objects and the problems.
+        tuple: the ``<name>`` of every object ('' if it has none) and the
+        problems.
     """
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError) as e:
-        return 0, [Problem('malformed_line',
+        return [], [Problem('malformed_line',
                            f'cannot parse DIOR-R annotation {path}: {e}')]
     known = set(classes)
     problems = []
@@ -129,4 +133,4 @@ def dior_label_problems(path: str,
         problem = box_outside_problem(coords, image_wh, where)
         if problem is not None:
             problems.append(problem)
-    return len(objects), problems
+    return [(obj.findtext('name') or '').strip() for obj in objects], problems

@@ -27,9 +27,8 @@ class DatasetClassCheckHook(Hook):
     stops the run before its first iteration, with an error naming the
     head, its ``num_classes`` and the dataset. Enabled in every shipped
     config as ``default_hooks.dataset_check`` (set in
-    ``configs/_base_/schedules/schedule_seg_adamw_100e.py``,
-    ``configs/_base_/det_runtime.py`` and the configs that define their own
-    ``default_hooks``); ``dataset_check=None`` switches it off.
+    ``configs/_base_/default_hooks.py`` and the configs that define their
+    own ``default_hooks``); ``dataset_check=None`` switches it off.
     """
 
     priority = 'VERY_HIGH'

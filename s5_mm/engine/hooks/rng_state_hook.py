@@ -118,7 +118,7 @@ class RNGStateHook(Hook):
     and feature dropout) are seeded from the seed, rank and iteration.
 
     Add it to a config with ``default_hooks = dict(rng_state=dict(
-    type='RNGStateHook'))`` (``configs/_base_/default_runtime.py`` does).
+    type='RNGStateHook'))`` (``configs/_base_/default_hooks.py`` does).
 
     Args:
         isolate_val (bool): Save the generators before validation and

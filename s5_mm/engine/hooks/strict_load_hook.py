@@ -24,7 +24,7 @@ class StrictLoadHook(Hook):
     as in the normal load.
 
     Add it with ``default_hooks = dict(strict_load=dict(
-    type='StrictLoadHook'))`` (``configs/_base_/default_runtime.py`` does;
+    type='StrictLoadHook'))`` (``configs/_base_/default_hooks.py`` does;
     ``tools/train.py`` and ``tools/test.py`` add it to any config).
 
     Args:
