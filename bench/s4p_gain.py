@@ -209,6 +209,24 @@ def small_unet(num_classes: int, width: int = 8) -> dict:
         train_cfg=dict(), test_cfg=dict(mode='whole'))
 
 
+def scale_blur(strong_pipeline: list, size: int, ref: int) -> None:
+    """Scale the strong view's Gaussian blur sigma by ``size / ref``, in place.
+
+    The paper's blur, sigma ~ U(0.1, 2.0), is meant for 512 px crops; on a
+    32 px image it wipes out 2-3 px roads and the buildings' 2 px stripes.
+    ``ref=0`` keeps the config's sigma unchanged.
+    """
+    if ref == 0:
+        return
+    blurs = [t for t in strong_pipeline if t['type'] == 'mmpretrain.GaussianBlur']
+    if len(blurs) != 1:
+        raise KeyError('scale_blur: expected one mmpretrain.GaussianBlur in '
+                       f'the strong pipeline, got {len(blurs)}; pass '
+                       '--blur-ref 0 to keep the config as it is')
+    low, high = blurs[0]['magnitude_range']
+    blurs[0]['magnitude_range'] = (low * size / ref, high * size / ref)
+
+
 def _dataset(root: str, split: str, meta: dict, pipeline: list) -> dict:
     return dict(type='BaseSegDataset', data_root=root, metainfo=meta,
                 data_prefix=dict(img_path=f'img_dir/{split}',
@@ -253,6 +271,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
         labeled_pipeline[1] = dict(type='LoadAnnotations')
         unlabeled_pipeline = [*unlabeled.pipeline[:2], *geometric,
                               unlabeled.pipeline[-1]]
+        scale_blur(unlabeled_pipeline[-1].unsup_student, size, args.blur_ref)
         lab = _dataset(root, 'labeled', meta, labeled_pipeline)
         if arm == 'full':  # labeled + unlabeled, both with their labels
             lab = dict(type='ConcatDataset', datasets=[
@@ -271,7 +290,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
                          val_interval=iters + 1)
     cfg.param_scheduler = [dict(type='CosineAnnealingLR', eta_min=0.0,
                                 begin=0, end=iters, by_epoch=False)]
-    cfg.optim_wrapper.optimizer.lr = args.lr
+    cfg.optim_wrapper.optimizer.lr = args.lr if arm is None else args.arm_lr
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
                                         interval=iters, save_last=True)
     cfg.default_hooks.logger.interval = 50
@@ -471,7 +490,14 @@ def parse_args():
     parser.add_argument('--iters', type=int, default=300)
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
-    parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--lr', type=float, default=3e-3,
+                        help='AdamW learning rate of the warm-up')
+    parser.add_argument('--arm-lr', type=float, default=None,
+                        help='AdamW learning rate of the arms (default: '
+                        '--lr)')
+    parser.add_argument('--blur-ref', type=int, default=512,
+                        help='crop size the strong view blur is meant for: '
+                        'its sigma is scaled by 32 / blur-ref (0 = unscaled)')
     parser.add_argument('--width', type=int, default=16,
                         help='base channels of the UNet')
     parser.add_argument('--reuse', action='store_true',
@@ -485,12 +511,15 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if args.arm_lr is None:
+        args.arm_lr = args.lr
     torch.set_num_threads(args.threads)
     logger = MMLogger.get_instance('s4p_gain', log_level='WARNING')
     t_start = time.time()
     out = dict(config=dict(
         seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
-        batch=args.batch, lr=args.lr, width=args.width, conf_thr=0.95,
+        batch=args.batch, lr=args.lr, arm_lr=args.arm_lr, width=args.width, blur_ref=args.blur_ref,
+        conf_thr=0.95,
         teacher='self', class_stats_momentum=0.99))
     tasks = {}
     for name in args.tasks:
