@@ -40,15 +40,16 @@ teacher's confident pseudo-labels against the true labels and the minority
 share among them at 5 points of training; ``unsup_conf_ratio`` over time.
 The last line is a JSON object.
 
-    python bench/s4p_gain.py            # both tasks, 3 seeds
+    python bench/s4p_gain.py            # both tasks, 3 seeds: 21 min
     python bench/s4p_gain.py --tasks synthetic --seeds 0
     # one process per seed, then summarise (the last line is the JSON)
     python bench/s4p_gain.py --tasks synthetic --seeds 1 --reuse &
     python bench/s4p_gain.py --reuse
 
-Per-seed raw results go to ``<work-dir>/<task>/seed<k>/results.json``;
-the numbers and the measured wall time are in docs/s4p.md (log:
-``bench/results/s4p_gain.log``).
+Measured: 1255 s for the full run with one torch thread on the shared
+2-core machine at load ~4 (18-29 s per warm-up, 41-67 s per arm). Per-seed
+raw results go to ``<work-dir>/<task>/seed<k>/results.json``; the numbers
+are in docs/s4p.md (log: ``bench/results/s4p_gain.log``).
 """
 import argparse
 import copy
@@ -62,7 +63,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope

@@ -21,7 +21,6 @@ bias-corrected as in Adam (``value = ema / (1 - m ** t)`` after ``t``
 updates), so the first iteration uses its own batch statistics and short
 schedules are not dominated by an arbitrary initial value.
 """
-from typing import Optional
 
 import torch
 import torch.nn as nn
