@@ -158,7 +158,7 @@ def test_segmentor_all_reduces_the_class_counts(monkeypatch):
 
 def test_bad_options():
     cfg = demo_config()
-    with pytest.raises(KeyError, match='class_thr'):
+    with pytest.raises(KeyError, match='class_thr.*was removed'):
         build_fixmatch(cfg, class_thr='freematch')
     with pytest.raises(ValueError, match='class_stats_momentum'):
         build_fixmatch(cfg, class_weight_power=0.5, class_stats_momentum=1.0)
@@ -226,5 +226,10 @@ def test_class_weights_with_ema_teacher(tmp_path):
     assert losses['unsup_conf_ratio'].item() == pytest.approx(
         (keep.sum() / (~ignore).sum()).item())
     assert torch.isfinite(losses['unsup_loss_seg'])
-    # the statistics are checkpointed
+    # the statistics are checkpointed, and a resumed model continues them
     assert {'class_stats.ema', 'class_stats.steps'} <= set(model.state_dict())
+    resumed = build_fixmatch(cfg, teacher='ema', class_weight_power=0.5,
+                             class_stats_momentum=0.0, conf_thr=0.3)
+    resumed.load_state_dict(model.state_dict(), strict=True)
+    assert resumed.class_stats.steps.item() == 1
+    assert torch.equal(resumed.class_stats.ema, model.class_stats.ema)
