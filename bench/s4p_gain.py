@@ -3,49 +3,53 @@
 Two tasks, each built by this script from scratch, deterministic:
 
 * ``synthetic``: 32x32 scenes of a textured background (the majority
-  class, ~75% of the pixels) with buildings (striped rectangles), roads
+  class, ~86% of the pixels) with buildings (striped rectangles), roads
   (smooth bars) and water (dark disks), the three minority classes. Every
   scene has a *style* s in [0, 1] that rotates all colours around the grey
-  axis (up to 160 degrees) and darkens them: the labeled images have
-  s <= 0.25, the unlabeled and test images s ~ U(0, 1). The labeled set
-  thus covers only part of the appearance variation.
+  axis (up to 160 degrees) and darkens them: the labeled images (16) have
+  s <= 0.25, the unlabeled (384) and test (192) images s ~ U(0, 1). The
+  labeled set thus covers only part of the appearance variation.
 * ``real``: 32x32 tiles of the three bundled LoveDA crops
-  (``tests/data/loveda``, reduced from 1024 to 256 px): a checkerboard quarter of the
-  tiles is the test set, 4 tiles per crop are labeled, the rest unlabeled.
+  (``tests/data/loveda``, reduced from 1024 to 256 px): a checkerboard
+  quarter of the tiles is the test set (48), 4 tiles per crop are labeled
+  (12), the rest unlabeled (132).
 
-Arms, each over the same seeds: a supervised warm-up (``EncoderDecoder``)
-on the labeled set, then from its checkpoint, for the same iterations and
-the same labeled batches (one ``MultiSourceSampler`` stream, identical in
-every arm):
+Arms, each over the same seeds: a supervised warm-up (``EncoderDecoder``,
+300 iterations) on the labeled set, then from its checkpoint, for the same
+300 iterations and the same labeled batches (one ``MultiSourceSampler``
+stream, identical in every arm):
 
-* ``supervised``: ``FixMatchSegmentor`` with ``unsup_weight=0``;
+* ``supervised``: ``FixMatchSegmentor`` with ``unsup_weight=0`` (its BN
+  statistics see the strong unlabeled views as in every arm, so a gain is
+  the pseudo-label loss's alone);
 * ``fixmatch``: the paper's recipe (self teacher, tau 0.95, CutMix 0.5);
-* ``freematch`` / ``flexmatch``: class-wise thresholds
-  (``semi_train_cfg.class_thr``);
 * ``class_weight``: class-frequency weights of the unsupervised loss
   (``class_weight_power=0.5``);
 * ``full``: the supervised arm with every training image labeled (the
-  upper bound).
+  upper bound; synthetic task only).
 
 All arms are mmengine ``Runner`` runs of Config objects generated from the
 shipped S4P demo config (``configs/demo/s4p-fixmatch_...py``) with a small
-UNet instead of the tiny ViT. Reported: test mIoU (x100) and per-class
-IoU; the gain of each arm over ``supervised`` per seed; for the synthetic
-task, the accuracy of the teacher's confident pseudo-labels against the
-true labels and the minority share among them at 5 points of training;
-``unsup_conf_ratio`` over time. The last line is a JSON object.
+UNet instead of the tiny ViT. Two choices differ from mmseg / the demo:
+the UNet's head keeps PyTorch's default init of ``conv_seg`` (mmseg's
+N(0, 0.01) left every arm, even ``full``, predicting background only), and
+the strong view's blur sigma is scaled by 32 / 512 (``--blur-ref``).
+Reported: test mIoU (x100) and per-class IoU; the gain of each arm over
+``supervised`` per seed; for the synthetic task, the accuracy of the
+teacher's confident pseudo-labels against the true labels and the minority
+share among them at 5 points of training; ``unsup_conf_ratio`` over time.
+The last line is a JSON object.
 
+    python bench/s4p_gain.py            # both tasks, 3 seeds: 21 min
     python bench/s4p_gain.py --tasks synthetic --seeds 0
     # one process per seed, then summarise (the last line is the JSON)
     python bench/s4p_gain.py --tasks synthetic --seeds 1 --reuse &
     python bench/s4p_gain.py --reuse
 
-Measured on the shared 2-core machine at load 12-17 (one thread per
-process): 165 s per warm-up, 85-150 s per arm, i.e. ~15 min per seed and
-task (a quiet spell: 31 s per warm-up, 30-72 s per arm). With an 8-channel
-UNet (``--width 8 --warmup-iters 200``) the warm-up is under-fitted and
-every arm predicts background only; the defaults (16 channels, 300 + 100
-iterations of batch 4 + 4) give the numbers in docs/s4p.md.
+Measured: 1255 s for the full run with one torch thread on the shared
+2-core machine at load ~4 (18-29 s per warm-up, 41-67 s per arm). Per-seed
+raw results go to ``<work-dir>/<task>/seed<k>/results.json``; the numbers
+are in docs/s4p.md (log: ``bench/results/s4p_gain.log``).
 """
 import argparse
 import copy
@@ -59,7 +63,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
@@ -74,12 +78,10 @@ DEMO_CFG = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_'
 ARMS = {
     'supervised': dict(unsup_weight=0.0),
     'fixmatch': dict(),
-    'freematch': dict(class_thr='freematch'),
-    'flexmatch': dict(class_thr='flexmatch'),
     'class_weight': dict(class_weight_power=0.5),
     'full': dict(unsup_weight=0.0),
 }
-OPTIONS = ['freematch', 'flexmatch', 'class_weight']
+OPTIONS = ['class_weight']
 SYNTH_CLASSES = ('background', 'building', 'road', 'water')
 SYNTH_PALETTE = [[110, 140, 80], [170, 110, 90], [150, 150, 150],
                  [50, 80, 140]]
@@ -199,9 +201,34 @@ def small_unet(num_classes: int, width: int = 8) -> dict:
             type='FCNHead', in_channels=width, in_index=2, channels=width,
             num_convs=1, concat_input=False, dropout_ratio=0.0,
             num_classes=num_classes, norm_cfg=norm, align_corners=False,
+            # mmseg's default head init (conv_seg ~ N(0, 0.01)) leaves this
+            # small UNet predicting background only after hundreds of
+            # iterations (test mIoU 21.6 = background alone); PyTorch's
+            # default init of conv_seg learns all four classes
+            init_cfg=None,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
                              loss_weight=1.0)),
         train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+
+def scale_blur(strong_pipeline: list, size: int, ref: int) -> None:
+    """Scale the strong view's Gaussian blur sigma by ``size / ref``, in place.
+
+    The paper's blur, sigma ~ U(0.1, 2.0), is meant for 512 px crops; on a
+    32 px image it wipes out 2-3 px roads and the buildings' 2 px stripes.
+    ``ref=0`` keeps the config's sigma unchanged.
+    """
+    if ref == 0:
+        return
+    blurs = [
+        t for t in strong_pipeline if t['type'] == 'mmpretrain.GaussianBlur'
+    ]
+    if len(blurs) != 1:
+        raise KeyError('scale_blur: expected one mmpretrain.GaussianBlur in '
+                       f'the strong pipeline, got {len(blurs)}; pass '
+                       '--blur-ref 0 to keep the config as it is')
+    low, high = blurs[0]['magnitude_range']
+    blurs[0]['magnitude_range'] = (low * size / ref, high * size / ref)
 
 
 def _dataset(root: str, split: str, meta: dict, pipeline: list) -> dict:
@@ -248,6 +275,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
         labeled_pipeline[1] = dict(type='LoadAnnotations')
         unlabeled_pipeline = [*unlabeled.pipeline[:2], *geometric,
                               unlabeled.pipeline[-1]]
+        scale_blur(unlabeled_pipeline[-1].unsup_student, size, args.blur_ref)
         lab = _dataset(root, 'labeled', meta, labeled_pipeline)
         if arm == 'full':  # labeled + unlabeled, both with their labels
             lab = dict(type='ConcatDataset', datasets=[
@@ -266,7 +294,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
                          val_interval=iters + 1)
     cfg.param_scheduler = [dict(type='CosineAnnealingLR', eta_min=0.0,
                                 begin=0, end=iters, by_epoch=False)]
-    cfg.optim_wrapper.optimizer.lr = args.lr
+    cfg.optim_wrapper.optimizer.lr = args.lr if arm is None else args.arm_lr
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
                                         interval=iters, save_last=True)
     cfg.default_hooks.logger.interval = 50
@@ -321,10 +349,6 @@ class PseudoLabelProbe(Hook):
         net.train(was)
         conf, label = probs.max(1)
         thr = model.semi_train_cfg['conf_thr']
-        if hasattr(model, 'class_stats') and model.class_stats.steps > 0:
-            thr = model.class_stats.thresholds(thr)
-            if isinstance(thr, torch.Tensor):
-                thr = thr[label]
         keep = (conf >= thr) & (self.labels != 255)
         n = keep.sum().clamp(min=1)
         self.records.append(dict(
@@ -463,10 +487,17 @@ def parse_args():
     parser.add_argument('--real-arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS])
     parser.add_argument('--warmup-iters', type=int, default=300)
-    parser.add_argument('--iters', type=int, default=100)
+    parser.add_argument('--iters', type=int, default=300)
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
-    parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--lr', type=float, default=3e-3,
+                        help='AdamW learning rate of the warm-up')
+    parser.add_argument('--arm-lr', type=float, default=None,
+                        help='AdamW learning rate of the arms (default: '
+                        '--lr)')
+    parser.add_argument('--blur-ref', type=int, default=512,
+                        help='crop size the strong view blur is meant for: '
+                        'its sigma is scaled by 32 / blur-ref (0 = unscaled)')
     parser.add_argument('--width', type=int, default=16,
                         help='base channels of the UNet')
     parser.add_argument('--reuse', action='store_true',
@@ -480,13 +511,16 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if args.arm_lr is None:
+        args.arm_lr = args.lr
     torch.set_num_threads(args.threads)
     logger = MMLogger.get_instance('s4p_gain', log_level='WARNING')
     t_start = time.time()
     out = dict(config=dict(
         seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
-        batch=args.batch, lr=args.lr, width=args.width, conf_thr=0.95,
-        teacher='self', class_stats_momentum=0.99))
+        batch=args.batch, lr=args.lr, arm_lr=args.arm_lr, width=args.width,
+        blur_ref=args.blur_ref, conf_thr=0.95, teacher='self',
+        class_stats_momentum=0.99))
     tasks = {}
     for name in args.tasks:
         root = osp.join(args.work_dir, f'data_{name}')

@@ -20,8 +20,8 @@ model = dict(
     # tau = 0.95 in the paper and the full configs; a tiny model trained for
     # 60 iterations stays below 0.5 confidence everywhere, so the demo uses
     # 0.3 to let pseudo-labels through (unsup_conf_ratio in the log).
-    # Off by default, see docs/s4p.md: class_thr='freematch' | 'flexmatch',
-    # class_weight_power, class_stats_momentum (minority-class options)
+    # Off by default, see docs/s4p.md: class_weight_power=0.5,
+    # class_stats_momentum (class-frequency weights of the unsupervised loss)
     semi_train_cfg=dict(
         teacher='self', conf_thr=0.3, sup_weight=1.0, unsup_weight=1.0),
     semi_test_cfg=dict(predict_on='student'))

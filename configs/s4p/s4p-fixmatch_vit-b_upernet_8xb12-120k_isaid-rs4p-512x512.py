@@ -30,7 +30,6 @@ model = dict(
     #   teacher='ema' + custom_hooks EMATeacherHook(max_ratio=0.996);
     #   comp_drop=True (needs an 'unsup_student2' branch); fp_weight=0.5
     # against majority-class confirmation bias (off here; docs/s4p.md):
-    #   class_thr='freematch' | 'flexmatch' (class-wise thresholds),
     #   class_weight_power=0.5 (class-frequency weights of L_unsup),
     #   class_stats_momentum=0.999
     semi_train_cfg=dict(

@@ -34,7 +34,6 @@ DEFAULT_SEMI_TRAIN_CFG = dict(
     log_class_hist=True,
     # against majority-class confirmation bias (off = the paper's recipe),
     # see s5_mm/models/utils/pseudo_label_balance.py and docs/s4p.md
-    class_thr=None,  # None, 'freematch' or 'flexmatch'
     class_weight_power=0.0,  # > 0: class-frequency weights f_c ** -power
     class_stats_momentum=0.999,
 )
@@ -72,7 +71,7 @@ def pseudo_label_loss(logits: Tensor,
                       pseudo_label: Tensor,
                       conf: Tensor,
                       ignore: Tensor,
-                      conf_thr: Union[float, Tensor],
+                      conf_thr: float,
                       class_weight: Optional[Tensor] = None) -> Tensor:
     """FixMatch's unsupervised cross-entropy.
 
@@ -85,14 +84,11 @@ def pseudo_label_loss(logits: Tensor,
         pseudo_label (Tensor): (B, H, W) long.
         conf (Tensor): (B, H, W) max softmax of the teacher.
         ignore (Tensor): (B, H, W) bool, True on padding.
-        conf_thr (float | Tensor): Confidence threshold tau, or one per
-            class (C,) applied by each pixel's pseudo-label.
+        conf_thr (float): Confidence threshold tau.
         class_weight (Tensor, optional): (C,) weight of each pixel's CE by
             its pseudo-label's class.
     """
     ce = F.cross_entropy(logits.float(), pseudo_label, reduction='none')
-    if isinstance(conf_thr, Tensor):
-        conf_thr = conf_thr.to(conf.device)[pseudo_label]
     keep = (conf >= conf_thr) & ~ignore
     if class_weight is not None:
         ce = ce * class_weight.to(ce.device)[pseudo_label]
@@ -102,12 +98,13 @@ def pseudo_label_loss(logits: Tensor,
 class PseudoLabels(NamedTuple):
     """The teacher's pseudo-labels of the weak view (all (B, H, W)).
 
-    ``conf_thr`` is the threshold in force: a float, or (C,) per class.
+    ``conf_thr`` is the threshold in force; ``class_weight`` (C,) the
+    class weights of the unsupervised loss, or None.
     """
     label: Tensor
     conf: Tensor
     ignore: Tensor
-    conf_thr: Union[float, Tensor]
+    conf_thr: float
     class_weight: Optional[Tensor] = None
 
 
@@ -175,13 +172,11 @@ class FixMatchSegmentor(BaseModel):
       ``L_unsup = (1 - fp_weight) * L_strong + fp_weight * L_fp``.
     - ``log_class_hist``: log the share of each class among confident
       pseudo-labels (``unsup_pl_cls{k}``), besides ``unsup_conf_ratio``.
-    - ``class_thr`` (``None``, ``'freematch'``, ``'flexmatch'``),
-      ``class_weight_power`` (0 = off), ``class_stats_momentum``: class-wise
-      thresholds / class-frequency loss weights against majority-class
-      confirmation bias, see
+    - ``class_weight_power`` (0 = off), ``class_stats_momentum``:
+      class-frequency weights of the unsupervised loss against
+      majority-class confirmation bias, see
       :class:`~s5_mm.models.utils.pseudo_label_balance.PseudoLabelClassStats`.
-      Off by default; with them on, ``unsup_thr_cls{k}`` and
-      ``unsup_w_cls{k}`` are logged.
+      Off by default; when on, ``unsup_w_cls{k}`` is logged.
 
     Random draws (CutMix boxes, dropout masks) use a generator seeded with
     torch's initial seed, the rank and the runner's iteration, so a resumed
@@ -208,8 +203,14 @@ class FixMatchSegmentor(BaseModel):
         cfg = dict(DEFAULT_SEMI_TRAIN_CFG)
         unknown = set(semi_train_cfg or {}) - set(cfg)
         if unknown:
+            hint = (' (class_thr, the FreeMatch / FlexMatch thresholds, '
+                    'was removed: it lost to supervised-only training in '
+                    'bench/s4p_gain.py; use class_weight_power, see '
+                    'docs/s4p.md)'
+                    if 'class_thr' in unknown else '')
             raise KeyError(f'FixMatchSegmentor: unknown semi_train_cfg keys '
-                           f'{sorted(unknown)}; valid keys: {sorted(cfg)}')
+                           f'{sorted(unknown)}; valid keys: {sorted(cfg)}'
+                           + hint)
         cfg.update(semi_train_cfg or {})
         if cfg['teacher'] not in ('self', 'ema'):
             raise ValueError("FixMatchSegmentor: semi_train_cfg.teacher must "
@@ -228,9 +229,9 @@ class FixMatchSegmentor(BaseModel):
             self.teacher.eval()
             self.teacher.requires_grad_(False)
         self.ignore_index = self.student.decode_head.ignore_index
-        if cfg['class_thr'] is not None or cfg['class_weight_power'] != 0:
+        if cfg['class_weight_power'] != 0:
             self.class_stats = PseudoLabelClassStats(
-                self.student.decode_head.out_channels, cfg['class_thr'],
+                self.student.decode_head.out_channels,
                 cfg['class_weight_power'], cfg['class_stats_momentum'])
         self._calls = 0
 
@@ -304,9 +305,9 @@ class FixMatchSegmentor(BaseModel):
                           update_stats: bool = True) -> PseudoLabels:
         """The teacher's pseudo-labels of the weak view.
 
-        With the class-balance options on, the batch first updates the class
+        With ``class_weight_power > 0``, the batch first updates the class
         statistics (all ranks, collective) unless ``update_stats`` is False,
-        and the pseudo-labels carry per-class thresholds / weights.
+        and the pseudo-labels carry the class weights.
 
         Args:
             weak (Tensor): (B, 3, H, W) preprocessed weak views.
@@ -321,8 +322,7 @@ class FixMatchSegmentor(BaseModel):
         class_weight = None
         if hasattr(self, 'class_stats'):
             if update_stats:
-                self.class_stats.update(probs, ignore, conf_thr)
-            conf_thr = self.class_stats.thresholds(conf_thr)
+                self.class_stats.update(probs, ignore)
             class_weight = self.class_stats.class_weights()
         return PseudoLabels(label, conf, ignore, conf_thr, class_weight)
 
@@ -381,12 +381,9 @@ class FixMatchSegmentor(BaseModel):
     def pseudo_label_stats(self, pseudo: PseudoLabels) -> dict:
         """Share of valid pixels above the threshold (``unsup_conf_ratio``),
         the class histogram of the confident ones (``unsup_pl_cls{k}``) and,
-        with the class-balance options, the per-class thresholds
-        (``unsup_thr_cls{k}``) and weights (``unsup_w_cls{k}``)."""
-        conf_thr = pseudo.conf_thr
-        if isinstance(conf_thr, Tensor):
-            conf_thr = conf_thr.to(pseudo.conf.device)[pseudo.label]
-        keep = (pseudo.conf >= conf_thr) & ~pseudo.ignore
+        with ``class_weight_power > 0``, the class weights
+        (``unsup_w_cls{k}``)."""
+        keep = (pseudo.conf >= pseudo.conf_thr) & ~pseudo.ignore
         valid = (~pseudo.ignore).sum().clamp(min=1)
         stats = dict(unsup_conf_ratio=keep.sum() / valid)
         num_classes = self.student.decode_head.out_channels
@@ -395,11 +392,9 @@ class FixMatchSegmentor(BaseModel):
             hist = hist.float() / hist.sum().clamp(min=1)
             stats.update({f'unsup_pl_cls{k}': hist[k]
                           for k in range(num_classes)})
-        for name, values in (('thr', pseudo.conf_thr),
-                             ('w', pseudo.class_weight)):
-            if isinstance(values, Tensor):
-                stats.update({f'unsup_{name}_cls{k}': values[k]
-                              for k in range(num_classes)})
+        if pseudo.class_weight is not None:
+            stats.update({f'unsup_w_cls{k}': pseudo.class_weight[k]
+                          for k in range(num_classes)})
         return stats
 
     @torch.no_grad()
@@ -411,7 +406,7 @@ class FixMatchSegmentor(BaseModel):
         Re-runs :meth:`get_pseudo_labels` and the CutMix of
         :meth:`loss_by_pseudo_labels` on ``data_batch`` with the current
         weights and this iteration's CutMix boxes, the student predicting the
-        mixed strong view in eval mode, with the class thresholds in force.
+        mixed strong view in eval mode.
         Nothing is updated: class and BN statistics and random generators
         are left as they were.
 
@@ -439,11 +434,7 @@ class FixMatchSegmentor(BaseModel):
             pred = decode_logits(self.student, image[:num_samples])
         finally:
             self.train(was_training)
-        conf_thr = pseudo.conf_thr
-        if isinstance(conf_thr, Tensor):
-            conf_thr = conf_thr.to(conf.device)[label]
-        else:
-            conf_thr = torch.full_like(conf, conf_thr)
+        conf_thr = torch.full_like(conf, pseudo.conf_thr)
         n = num_samples
         return dict(weak=weak[:n], strong=image[:n], pseudo_label=label[:n],
                     conf=conf[:n], ignore=ignore[:n], conf_thr=conf_thr[:n],

@@ -1,10 +1,13 @@
 """FixMatch under 2-process CPU DDP (gloo, find_unused_parameters=False):
 every parameter of the student gets a gradient on both ranks, the EMA teacher
-stays out of the graph, and each rank draws its own 2 + 2 batches."""
+stays out of the graph, and each rank draws its own 2 + 2 batches; with
+class weights on, the class statistics are all-reduced (the same on both
+ranks although DDP does not broadcast buffers)."""
 import json
 import os.path as osp
 from glob import glob
 
+import pytest
 import torch
 
 from s4p_utils import DEMO_CFG
@@ -19,8 +22,11 @@ def test_fixmatch_trains_under_ddp(tmp_path, repo_root):
     cfg = tmp_path / 'ddp.py'
     cfg.write_text(f"""_base_ = ['{osp.join(repo_root, DEMO_CFG)}']
 work_dir = '{work_dir}'
-model = dict(semi_train_cfg=dict(teacher='ema', conf_thr=0.0))
-custom_hooks = [dict(type='EMATeacherHook')]
+model = dict(semi_train_cfg=dict(teacher='ema', conf_thr=0.0,
+                                 class_weight_power=0.5))
+custom_imports = dict(imports=['class_stats_dump_hook'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='EMATeacherHook'), dict(type='ClassStatsDumpHook')]
 train_cfg = dict(max_iters=3, val_interval=3)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=3))
@@ -42,3 +48,13 @@ log_processor = dict(window_size=1)
         logs = [json.loads(line) for line in f if '"loss"' in line]
     assert [r['step'] for r in logs] == [1, 2, 3]
     assert all(r['unsup_loss_seg'] > 0 for r in logs)
+    # class weights: logged, and the statistics of 3 all-reduced updates are
+    # the same on both ranks (the worker sets broadcast_buffers=False)
+    assert all(r['unsup_w_cls0'] > 0 for r in logs)
+    ranks = [torch.load(work_dir / f'class_stats_rank{r}.pt',
+                        weights_only=True) for r in (0, 1)]
+    assert ranks[0]['steps'].item() == ranks[1]['steps'].item() == 3
+    assert torch.equal(ranks[0]['ema'], ranks[1]['ema'])
+    assert torch.equal(state['class_stats.ema'], ranks[0]['ema'])
+    freq = ranks[0]['ema'] / (1 - 0.999**3)
+    assert freq.sum().item() == pytest.approx(1.0, rel=1e-9)
