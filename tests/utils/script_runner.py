@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, Optional, Sequence
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -82,7 +83,6 @@ def _start(script: str, argv: Sequence[str], cwd: str, env: dict,
 
 def _finish(procs: list, timeout: float, args: list):
     """Wait for every process; kill all of them at the timeout."""
-    import time
     deadline = time.monotonic() + timeout
     for proc, _, _ in procs:
         proc.join(max(0.0, deadline - time.monotonic()))
