@@ -7,7 +7,8 @@ from s5_mm.datasets.dataset_lookup import (dataset_metainfo, dataset_names,
                                           pipeline_dataset_name)
 from .inference import (build_inference_pipeline, inference_image,
                         inference_images, init_model)
-from .large_scene import (inference_detector_large_scene,
+from .large_scene import (classwise_rotated_nms,
+                          inference_detector_large_scene,
                           inference_segmentor_large_scene, patch_offsets)
 from .visualization import (blend_segmentation, downscale_for_drawing,
                             draw_rotated_boxes)
@@ -17,6 +18,6 @@ __all__ = [
     'iter_dataset_cfgs', 'pipeline_dataset_name', 'build_inference_pipeline',
     'inference_image', 'inference_images', 'init_model',
     'inference_detector_large_scene', 'inference_segmentor_large_scene',
-    'patch_offsets', 'blend_segmentation', 'downscale_for_drawing',
-    'draw_rotated_boxes'
+    'patch_offsets', 'classwise_rotated_nms', 'blend_segmentation',
+    'downscale_for_drawing', 'draw_rotated_boxes'
 ]
