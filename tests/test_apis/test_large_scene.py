@@ -143,22 +143,24 @@ def _reference_nms(bboxes, scores, labels, iou_thr):
     """mmcv's rotated NMS class by class on the unshifted boxes, highest
     score first (what ``batched_nms`` with ``split_thr=0`` does)."""
     from mmcv.ops import nms_rotated
-    keep = []
+    kept = torch.zeros(len(scores), dtype=torch.bool)
     for label in labels.unique():
         idx = torch.nonzero(labels == label).view(-1)
         _, k = nms_rotated(bboxes[idx], scores[idx], iou_thr)
-        keep.append(idx[k])
-    keep = torch.cat(keep)
+        kept[idx[k]] = True
+    keep = torch.nonzero(kept).view(-1)
     return keep[scores[keep].argsort(descending=True)]
 
 
-@pytest.mark.parametrize('seed,iou_thr', [(0, 0.1), (1, 0.1), (2, 0.5),
-                                          (3, 0.01), (4, 1.0)])
-def test_classwise_rotated_nms_equals_mmcv(seed, iou_thr):
+@pytest.mark.parametrize('seed,iou_thr,levels', [
+    (0, 0.1, None), (1, 0.1, 12), (2, 0.5, None), (3, 0.01, None),
+    (4, 1.0, None), (5, 0.3, 5)])
+def test_classwise_rotated_nms_equals_mmcv(seed, iou_thr, levels):
     """Clusters of overlapping rotated boxes (suppression chains across a
-    cluster) spread over a scene of 16k px, 3 classes, distinct scores:
-    the same boxes as mmcv's ``nms_rotated`` class by class, in the same
-    order."""
+    cluster) spread over a scene of 16k px, 3 classes, distinct scores or
+    only ``levels`` score values (ties, as a detector gives on repeated
+    tiles): the same boxes as mmcv's ``nms_rotated`` class by class, in the
+    same order."""
     g = torch.Generator().manual_seed(seed)
     centres = torch.rand(60, 2, generator=g) * 16000
     n = 1500
@@ -169,6 +171,8 @@ def test_classwise_rotated_nms_equals_mmcv(seed, iou_thr):
     bboxes = torch.cat([xy, wh, angle], 1)
     scores = torch.randperm(n, generator=g).float() / n + 1e-4
     labels = torch.randint(0, 3, (n,), generator=g)
+    if levels:
+        scores = (scores * levels).ceil() / levels
     if iou_thr == 1.0:  # exact duplicates: IoU 1 >= 1 suppresses them
         bboxes[1::7] = bboxes[0::7][:len(bboxes[1::7])]
         labels[1::7] = labels[0::7][:len(labels[1::7])]
