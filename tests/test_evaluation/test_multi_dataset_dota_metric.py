@@ -136,3 +136,29 @@ def test_partial_recall_matches_a_hand_computation(test_sets):
             assert min(aps) < 1.0, 'every class complete: too easy a case'
         assert result[f'{name}/mAP'] == pytest.approx(np.mean(aps),
                                                       abs=1e-6), name
+
+
+def test_pool_path_gives_the_in_process_numbers(test_sets, monkeypatch):
+    """``in_process=False`` leaves mmrotate's spawn pool in use (one pool
+    per evaluation of a dataset) and gives the numbers of the default."""
+    from mmrotate.evaluation.functional import mean_ap
+    contexts = []
+
+    def recording_get_context(method=None):
+        contexts.append(method)
+        return multiprocessing.get_context(method)
+
+    monkeypatch.setattr(mean_ap, 'get_context', recording_get_context)
+    samples = [s for s in _samples(test_sets, _half_gt_pred)
+               if s.dataset_name == 'dota']
+    results = {}
+    for in_process in (True, False):
+        evaluator = Evaluator(dict(type='MultiDatasetDOTAMetric',
+                                   dataset_names=['dota'],
+                                   in_process=in_process))
+        evaluator.dataset_meta = [test_sets['dota'].metainfo]
+        evaluator.process(copy.deepcopy(samples))
+        results[in_process] = evaluator.evaluate(len(samples))
+    assert contexts == ['spawn']  # only the pool run asked for a pool
+    assert 0 < results[False]['dota/mAP'] < 1
+    assert results[False] == pytest.approx(results[True], abs=1e-9)
