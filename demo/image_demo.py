@@ -31,7 +31,9 @@ import os
 import os.path as osp
 from typing import Callable, Dict, Optional, Sequence
 
+import cv2
 import mmcv
+import numpy as np
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
@@ -98,8 +100,18 @@ def load_model_and_data(args: argparse.Namespace, cfg: Config):
     if 'classes' not in meta:
         raise KeyError(f"dataset {dataset_cfg['type']} has no classes in its "
                        'METAINFO or the config\'s metainfo')
-    image = mmcv.imread(args.img)
-    return model, pipeline, meta, image
+    return model, pipeline, meta, _read(args.img)
+
+
+def _read(path: str) -> np.ndarray:
+    """The image (BGR), decoded by OpenCV from the file itself: unlike
+    ``mmcv.imread`` (encoded bytes in memory, then decoded) it never holds
+    the file's bytes beside the decoded scene."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f'{path} could not be decoded as an image (corrupt, '
+                         'truncated or not an image format): check the file')
+    return image
 
 
 def _write(image, out_file: str) -> None:
@@ -108,7 +120,15 @@ def _write(image, out_file: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     root, ext = osp.splitext(out_file)
     tmp = f'{root}.tmp{os.getpid()}{ext}'
-    mmcv.imwrite(image, tmp)
+    # OpenCV encodes into the file (mmcv.imwrite keeps the encoded picture
+    # in memory twice before writing it)
+    try:
+        written = cv2.imwrite(tmp, image)
+    except cv2.error as e:
+        raise OSError(f'could not write {out_file} ({e}): check the file '
+                      'extension (.png, .jpg, ...)') from e
+    if not written:
+        raise OSError(f'could not write {out_file}: check the folder')
     os.replace(tmp, out_file)
 
 

@@ -16,7 +16,7 @@ of windows plus the outputs, never by a full-scene tensor:
   between neighbouring window centres), written into one ``uint8`` /
   ``int16`` label map of the scene's size.
 """
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -63,11 +63,12 @@ def _needs_patches(image: np.ndarray, patch_size: Optional[int]) -> bool:
 _IOU_BOUND_MARGIN = 0.01
 
 
-def _candidate_pairs(hulls: Tensor, labels: Tensor,
-                     chunk: int = 1 << 22) -> Tuple[Tensor, Tensor]:
+def _hull_pairs(hulls: Tensor, labels: Tensor,
+                chunk: int = 1 << 20) -> Iterator[Tuple[Tensor, Tensor]]:
     """Pairs ``(i, j)`` of same-label boxes whose hulls ``(x1, y1, x2, y2)``
-    (float64) meet, by sort and sweep along x: classes are laid side by
-    side on the x axis, so a sweep never crosses a class."""
+    (float64) meet, about ``chunk`` candidates at a time, by sort and sweep
+    along x: classes are laid side by side on the x axis, so a sweep never
+    crosses a class."""
     span = float(hulls[:, 2].max() - hulls[:, 0].min()) + 1.
     shift = labels.to(hulls) * span - hulls[:, 0].min()
     x1, x2 = hulls[:, 0] + shift, hulls[:, 2] + shift
@@ -77,7 +78,6 @@ def _candidate_pairs(hulls: Tensor, labels: Tensor,
     counts = torch.searchsorted(x1, x2, right=True) - 1 - torch.arange(
         len(x1))
     counts = counts.clamp_(min=0)
-    firsts, seconds = [], []
     start, total = 0, torch.cumsum(counts, 0)
     while start < len(counts):
         base = int(total[start - 1]) if start else 0
@@ -90,10 +90,8 @@ def _candidate_pairs(hulls: Tensor, labels: Tensor,
         second = first + 1 + step
         a, b = order[first], order[second]
         meet = (hulls[b, 1] <= hulls[a, 3]) & (hulls[a, 1] <= hulls[b, 3])
-        firsts.append(a[meet])
-        seconds.append(b[meet])
+        yield a[meet], b[meet]
         start = stop
-    return torch.cat(firsts), torch.cat(seconds)
 
 
 def classwise_rotated_nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
@@ -148,26 +146,30 @@ def classwise_rotated_nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
     pad = 1e-3 + 1e-5 * (cx.abs() + cy.abs() + half_w + half_h)
     hulls = torch.stack([cx - half_w - pad, cy - half_h - pad,
                          cx + half_w + pad, cy + half_h + pad], 1)
-    a, b = _candidate_pairs(hulls, labels)
-    # IoU <= I / (A + B - I), I = the most the two boxes can share (their
-    # hulls' intersection, the smaller box): pairs whose bound is well
-    # under the threshold (mmcv's float32 IoU of a sliver box can exceed
-    # the bound by ~2e-3) are not computed
     area = bw * bh
-    inter = ((torch.minimum(hulls[a, 2], hulls[b, 2]) -
-              torch.maximum(hulls[a, 0], hulls[b, 0])).clamp(min=0) *
-             (torch.minimum(hulls[a, 3], hulls[b, 3]) -
-              torch.maximum(hulls[a, 1], hulls[b, 1])).clamp(min=0))
-    inter = torch.minimum(inter, torch.minimum(area[a], area[b]))
-    bound = inter / (area[a] + area[b] - inter).clamp(min=1e-12)
-    near = bound >= iou_threshold - _IOU_BOUND_MARGIN
-    a, b = a[near], b[near]
-    higher = rank[a] < rank[b]
-    a, b = torch.where(higher, a, b), torch.where(higher, b, a)
-    if len(a):
-        ious = box_iou_rotated(boxes[a], boxes[b], aligned=True)
-        hit = ious >= iou_threshold
-        a, b = a[hit], b[hit]
+    parents, children = [], []
+    for a, b in _hull_pairs(hulls, labels):
+        # IoU <= I / (A + B - I), I = the most the two boxes can share
+        # (their hulls' intersection, the smaller box): pairs whose bound is
+        # well under the threshold (mmcv's float32 IoU of a sliver box can
+        # exceed the bound by ~2e-3) are not computed
+        inter = ((torch.minimum(hulls[a, 2], hulls[b, 2]) -
+                  torch.maximum(hulls[a, 0], hulls[b, 0])).clamp(min=0) *
+                 (torch.minimum(hulls[a, 3], hulls[b, 3]) -
+                  torch.maximum(hulls[a, 1], hulls[b, 1])).clamp(min=0))
+        inter = torch.minimum(inter, torch.minimum(area[a], area[b]))
+        bound = inter / (area[a] + area[b] - inter).clamp(min=1e-12)
+        near = bound >= iou_threshold - _IOU_BOUND_MARGIN
+        a, b = a[near], b[near]
+        higher = rank[a] < rank[b]
+        a, b = torch.where(higher, a, b), torch.where(higher, b, a)
+        hit = box_iou_rotated(boxes[a], boxes[b],
+                              aligned=True) >= iou_threshold
+        parents.append(a[hit])
+        children.append(b[hit])
+    a = torch.cat(parents) if parents else torch.zeros(0, dtype=torch.long)
+    b = torch.cat(children) if children else torch.zeros(0,
+                                                         dtype=torch.long)
     undecided, kept, suppressed = 0, 1, 2
     state = torch.zeros(n, dtype=torch.uint8)
     while True:

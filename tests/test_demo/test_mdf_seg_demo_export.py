@@ -66,6 +66,19 @@ def test_demo_errors(trained_moe_mdf, tmp_path, image_demo):
         image_demo.main([IMG, cfg_path, ckpt, '--dataset', 'isaid'] + out)
     with pytest.raises(FileNotFoundError, match='image file not found'):
         image_demo.main(['missing.png', cfg_path, ckpt] + out)
+    # a truncated PNG: stopped, named, nothing written
+    truncated = tmp_path / 'truncated.png'
+    with open(IMG, 'rb') as f:
+        truncated.write_bytes(f.read()[:200])
+    with pytest.raises(ValueError, match=f'{truncated} could not be decoded'):
+        image_demo.main([str(truncated), cfg_path, ckpt, '--dataset',
+                         'loveda'] + out)
+    assert not (tmp_path / 'x.png').exists()
+    # a picture OpenCV cannot encode: an error, and no half-written file
+    with pytest.raises(OSError, match=r'could not write .*x\.unknown'):
+        image_demo.main([IMG, cfg_path, ckpt, '--dataset', 'loveda',
+                         '--out-file', str(tmp_path / 'x.unknown')])
+    assert not list(tmp_path.glob('x.*'))
 
 
 def test_demo_single_dataset_model(tmp_path, image_demo):
