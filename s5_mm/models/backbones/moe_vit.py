@@ -9,7 +9,7 @@ dense ViT forward costs, also for batches that mix datasets.
 """
 import inspect
 import math
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -318,14 +318,9 @@ class MoEViT(VisionTransformer):
         if perm is None:
             return outs
         inverse = torch.argsort(perm).to(inputs.device)
-        return tuple(_take(out, inverse) for out in outs)
-
-
-def _take(out: Union[Tensor, List[Tensor]], index: Tensor):
-    """Reorder the batch of a feature map (or [feature, cls token])."""
-    if isinstance(out, Tensor):
-        return out[index]
-    return [o[index] for o in out]
+        # each output is a feature map or [feature map, cls token]
+        return tuple(out[inverse] if isinstance(out, Tensor) else
+                     [o[inverse] for o in out] for out in outs)
 
 
 def _load_dense_pre_hook(module: MoEViT, state_dict: dict, prefix: str,

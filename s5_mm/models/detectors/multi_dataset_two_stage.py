@@ -11,7 +11,6 @@ dataset's branch. Each branch is an mmdet :class:`TwoStageDetector` whose
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -142,7 +141,12 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 test_cfg=copy.deepcopy(test_cfg))
             for i, name in enumerate(self.dataset_names)
         })
-        self._check_backbone_names()
+        names = getattr(self.backbone, 'dataset_names', None)
+        if names is not None and list(names) != self.dataset_names:
+            raise ValueError(
+                f'backbone dataset_names {list(names)} differ from the '
+                f'detector dataset_names {self.dataset_names}: they must be '
+                'the same list in the same order (expert k = dataset k)')
 
     # ------------------------------------------------------------- config
     def _per_dataset(self, cfg: CfgOrCfgs, key: str) -> List[ConfigDict]:
@@ -157,14 +161,6 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 f'datasets {self.dataset_names}: give one config for all or '
                 'one per dataset')
         return [ConfigDict(copy.deepcopy(c)) for c in cfgs]
-
-    def _check_backbone_names(self) -> None:
-        names = getattr(self.backbone, 'dataset_names', None)
-        if names is not None and list(names) != self.dataset_names:
-            raise ValueError(
-                f'backbone dataset_names {list(names)} differ from the '
-                f'detector dataset_names {self.dataset_names}: they must be '
-                'the same list in the same order (expert k = dataset k)')
 
     def check_dataset_meta(self, name: str, metainfo: dict) -> None:
         """Check that dataset ``name`` has a branch whose box head predicts

@@ -357,11 +357,10 @@ class FixMatchSegmentor(BaseModel):
         loss = sum(
             pseudo_label_loss(lg, *tgt, pseudo.conf_thr, pseudo.class_weight)
             for lg, tgt in zip(logits.chunk(len(images)), targets))
-        loss = loss / len(images)
-        scale = cfg['unsup_weight'] / 2
+        loss = loss / len(images) * (cfg['unsup_weight'] / 2) * (
+            1 - cfg['fp_weight'])
         first = dict(zip(('pseudo_label', 'conf', 'ignore'), targets[0]),
                      strong=images[0], logits=logits[:len(images[0])])
-        loss = loss * scale * (1 - cfg['fp_weight'])
         return dict(unsup_loss_seg=loss), first
 
     def loss_by_feature_perturbation(self, weak: Tensor, pseudo: PseudoLabels,
@@ -434,10 +433,10 @@ class FixMatchSegmentor(BaseModel):
             pred = decode_logits(self.student, image[:num_samples])
         finally:
             self.train(was_training)
-        conf_thr = torch.full_like(conf, pseudo.conf_thr)
         n = num_samples
         return dict(weak=weak[:n], strong=image[:n], pseudo_label=label[:n],
-                    conf=conf[:n], ignore=ignore[:n], conf_thr=conf_thr[:n],
+                    conf=conf[:n], ignore=ignore[:n],
+                    conf_thr=torch.full_like(conf[:n], pseudo.conf_thr),
                     pred=pred.argmax(dim=1))
 
     def cutmix(self, image: Tensor, pseudo_label: Tensor, conf: Tensor,
