@@ -152,9 +152,7 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
     def _per_dataset(self, cfg: CfgOrCfgs, key: str) -> List[ConfigDict]:
         """One deep-copied config per dataset from a config or a list."""
         n = len(self.dataset_names)
-        if isinstance(cfg, dict):
-            return [ConfigDict(copy.deepcopy(cfg)) for _ in range(n)]
-        cfgs = list(cfg)
+        cfgs = [cfg] * n if isinstance(cfg, dict) else list(cfg)
         if len(cfgs) != n:
             raise ValueError(
                 f'{key} is a list of {len(cfgs)} configs but there are {n} '
