@@ -492,15 +492,14 @@ class FixMatchSegmentor(BaseModel):
     def _teacher_logits(self, inputs: Tensor) -> Tensor:
         """Teacher logits at input resolution, in eval mode: the EMA teacher,
         or the student switched to eval mode for the call."""
-        if self.semi_train_cfg['teacher'] == 'ema':
-            self.teacher.eval()
-            return decode_logits(self.teacher, inputs)
-        was_training = self.student.training
-        self.student.eval()
+        model = self.teacher if self.semi_train_cfg['teacher'] == 'ema' \
+            else self.student
+        was_training = model.training
+        model.eval()
         try:
-            return decode_logits(self.student, inputs)
+            return decode_logits(model, inputs)
         finally:
-            self.student.train(was_training)
+            model.train(was_training)
 
     def _student_logits(self, inputs: Tensor, feat_fn=None,
                         model: Optional[nn.Module] = None) -> Tensor:
