@@ -47,10 +47,8 @@ def _dataset_of(key: str, dataset_names: Optional[Sequence[str]]
 
 
 def _is_head(module: nn.Module) -> bool:
-    if isinstance(module, (BaseDecodeHead, BBoxHead)):
-        return True
-    return isinstance(module, BaseDenseHead) and not isinstance(
-        module, RPNHead)
+    return isinstance(module, (BaseDecodeHead, BBoxHead)) or (
+        isinstance(module, BaseDenseHead) and not isinstance(module, RPNHead))
 
 
 def model_heads(model: nn.Module,

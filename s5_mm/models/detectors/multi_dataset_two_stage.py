@@ -1,12 +1,9 @@
 """Multi-dataset two-stage detector (MoE-MDF detection, S5 arXiv 2508.12409).
 
-One backbone (e.g. ``mmseg.MoEViT`` + ``mmseg.Feature2Pyramid``) is shared by
-all datasets; every dataset has its own FPN, RPN head and RoI head (e.g.
-mmrotate's Oriented R-CNN parts). A batch may mix datasets: the backbone runs
-once on the whole batch, then every dataset's samples go through that
-dataset's branch. Each branch is an mmdet :class:`TwoStageDetector` whose
-"backbone" slot holds the per-dataset neck, so mmdet's RPN/RoI plumbing
-(``loss``, ``predict``, ``_forward``) is reused unchanged.
+One backbone (e.g. ``mmseg.MoEViT`` + ``mmseg.Feature2Pyramid``) runs once on
+a batch that may mix datasets; then every dataset's samples go through its
+own :class:`DatasetBranch` (FPN, RPN and RoI head, e.g. mmrotate's Oriented
+R-CNN parts), where mmdet's RPN/RoI plumbing is reused unchanged.
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union

@@ -32,8 +32,7 @@ DEFAULT_SEMI_TRAIN_CFG = dict(
     fp_weight=0.0,  # UniMatch feature perturbation stream (0.5 to enable)
     fp_drop=0.5,
     log_class_hist=True,
-    # against majority-class confirmation bias (off = the paper's recipe),
-    # see s5_mm/models/utils/pseudo_label_balance.py and docs/s4p.md
+    # off = the paper's recipe, see docs/s4p.md
     class_weight_power=0.0,  # > 0: class-frequency weights f_c ** -power
     class_stats_momentum=0.999,
 )

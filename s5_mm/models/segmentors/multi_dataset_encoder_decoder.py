@@ -1,10 +1,5 @@
-"""Multi-dataset encoder-decoder: one backbone, one decode head per dataset.
-
-The segmentor of S5's (MoE-)MDF fine-tuning. Every sample names its dataset
-in its data sample's metainfo (``dataset_name``, set by the
-:class:`~s5_mm.datasets.transforms.SetDatasetName` transform of that dataset's
-pipeline); the name selects the sample's decode head and, with a
-:class:`~s5_mm.models.backbones.MoEViT` backbone, its FFN experts.
+"""Multi-dataset encoder-decoder: one backbone, one decode head per dataset
+(S5's (MoE-)MDF segmentor; routing rules in :mod:`s5_mm.models.utils.routing`).
 """
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Union
@@ -33,6 +28,8 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
     `S5: Scalable Semi-Supervised Semantic Segmentation in Remote Sensing
     <https://arxiv.org/abs/2508.12409>`_ (MDF and MoE-MDF).
 
+    Every sample names its dataset in its metainfo (``dataset_name``, set by
+    ``SetDatasetName`` at the end of its dataset's pipeline).
     Training runs ONE backbone pass for a batch that mixes datasets; each
     dataset's samples then go through their own decode head (and auxiliary
     head), and the losses are reported per dataset
