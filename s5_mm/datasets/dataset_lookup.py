@@ -86,8 +86,8 @@ def iter_dataset_cfgs(dataset_cfg: dict) -> Iterator[Tuple[Optional[str],
 def dataset_names(dataset_cfg: dict) -> List[str]:
     """Names of the datasets in a (nested) dataset config, in order, once
     each."""
-    return list(dict.fromkeys(
-        name for name, _ in iter_dataset_cfgs(dataset_cfg) if name is not None))
+    names = (name for name, _ in iter_dataset_cfgs(dataset_cfg))
+    return list(dict.fromkeys(n for n in names if n is not None))
 
 
 def find_dataset_cfg(dataset_cfg: dict,

@@ -132,21 +132,12 @@ def check_sample(s: Sample) -> Tuple[List[Finding], np.ndarray, bool]:
     return found + more, counts, empty
 
 
-def _join(root: str, path: str) -> str:
-    return path if not root or osp.isabs(path) else osp.join(root, path)
-
-
-def _build(spec: DatasetSpec):
-    kwargs = {k: v for k, v in spec.cfg.items() if k != 'type'}
-    kwargs.update(pipeline=[], lazy_init=False)
-    return spec.cls(**kwargs)
-
-
 def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
     """The dataset's metainfo summary, its size and a generator of its
     samples."""
     if spec.kind in ('seg', 'images'):
-        dataset = _build(spec)
+        kwargs = {k: v for k, v in spec.cfg.items() if k != 'type'}
+        dataset = spec.cls(**dict(kwargs, pipeline=[], lazy_init=False))
         classes = tuple(dataset.metainfo.get('classes') or ())
         ignore = getattr(dataset, 'ignore_index', 255)
         info = dict(classes=classes, ignore_index=ignore)
@@ -162,9 +153,10 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
     cfg = spec.cfg
     classes = tuple((cfg.get('metainfo') or {}).get('classes') or
                     spec.cls.METAINFO['classes'])
-    root = cfg.get('data_root', '')
-    img_dir = _join(root, (cfg.get('data_prefix') or {}).get('img_path', ''))
-    ann = _join(root, cfg.get('ann_file', ''))
+    root = cfg.get('data_root') or ''
+    img_dir = osp.join(root,
+                       (cfg.get('data_prefix') or {}).get('img_path', ''))
+    ann = osp.join(root, cfg.get('ann_file', ''))
     info = dict(classes=classes)
     if spec.kind == 'dota':
         suffix = cfg.get('img_suffix', 'png')
@@ -174,8 +166,8 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
             Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
                    osp.join(ann, f'{n}.txt'), classes) for n in names)
     suffix = cfg.get('img_suffix', 'jpg')
-    xml_dir = _join(root, cfg.get('ann_subdir',
-                                  'Annotations/Oriented Bounding Boxes/'))
+    xml_dir = osp.join(root, cfg.get('ann_subdir',
+                                     'Annotations/Oriented Bounding Boxes/'))
     with open(ann, encoding='utf-8') as f:
         ids = [line.strip() for line in f if line.strip()]
     return info, len(ids), (
