@@ -17,6 +17,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import nn
 
 from s5_mm.datasets.checks.seg_labels import Problem
+from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
 
 
 class HeadClasses(NamedTuple):
@@ -172,8 +173,6 @@ def pipeline_num_classes(transforms: Sequence) -> Optional[int]:
 def built_dataset_classes(dataset: Any, where: str) -> List[DatasetClasses]:
     """:class:`DatasetClasses` of every leaf of a built dataset (walking
     ``ConcatDataset.datasets`` and wrappers' ``dataset``)."""
-    # imported here: the loops module imports the datasets package
-    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     parts = getattr(dataset, 'datasets', None)
     if parts is not None:
         return [

@@ -17,7 +17,7 @@ import mmcv
 import numpy as np
 from mmengine import fileio
 from mmengine.config import Config
-from mmengine.utils import ProgressBar
+from mmengine.utils import track_iter_progress
 from mmseg.datasets.transforms import LoadAnnotations
 
 from s5_mm.datasets.checks.class_counts import (DatasetClasses,
@@ -29,6 +29,7 @@ from s5_mm.datasets.checks.dataset_walk import (DatasetSpec, find_datasets,
 from s5_mm.datasets.checks.rotated_labels import (dior_label_problems,
                                                   dota_label_problems)
 from s5_mm.datasets.checks.seg_labels import seg_label_problems
+from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
 
 #: rules whose findings are warnings (listed, but the check passes)
 WARNING_RULES = ('no_objects', 'no_labeled_pixels', 'class_absent')
@@ -204,18 +205,16 @@ def check_one(spec: DatasetSpec, workers: int = 1,
     entry.update(info)
     counts = None
     empty = 0
-    bar = ProgressBar(total) if progress and total else None
-    for found, sample_counts, is_empty in _run(samples, workers):
+    results = _run(samples, workers)
+    if progress and total:
+        results = track_iter_progress((results, total))
+    for found, sample_counts, is_empty in results:
         entry['samples'] += 1
         empty += int(is_empty)
         counts = sample_counts if counts is None else counts + sample_counts
         for f in found:
             key = 'warnings' if f.rule in WARNING_RULES else 'errors'
             entry[key].append(f._asdict())
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.file.write('\n')
     classes = info.get('classes', ())
     entry['empty'] = empty
     if spec.kind != 'images' and classes:
@@ -268,7 +267,6 @@ def _check_heads(cfg: Config, specs: List[DatasetSpec],
                  every: List[DatasetSpec], report: dict) -> None:
     """Heads' ``num_classes`` vs each checked dataset's classes (config
     level); heads are matched by the names of ``every`` dataset."""
-    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     if 'model' not in cfg:
         return
     model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else \
