@@ -40,11 +40,8 @@ class DatasetClasses(NamedTuple):
 
 def _dataset_of(key: str, dataset_names: Optional[Sequence[str]]
                 ) -> Optional[str]:
-    if not dataset_names:
-        return None
     parts = key.replace('[', '.').replace(']', '').split('.')
-    found = [p for p in parts if p in dataset_names]
-    return found[0] if found else None
+    return next((p for p in parts if p in (dataset_names or ())), None)
 
 
 def _is_head(module: nn.Module) -> bool:
