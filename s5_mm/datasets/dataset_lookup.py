@@ -80,18 +80,14 @@ def iter_dataset_cfgs(dataset_cfg: dict) -> Iterator[Tuple[Optional[str],
                                                            dict]]:
     """``(name, leaf config)`` of every leaf dataset config (see
     :func:`walk_dataset_cfgs`)."""
-    for _, name, leaf in walk_dataset_cfgs(dataset_cfg):
-        yield name, leaf
+    return ((name, leaf) for _, name, leaf in walk_dataset_cfgs(dataset_cfg))
 
 
 def dataset_names(dataset_cfg: dict) -> List[str]:
     """Names of the datasets in a (nested) dataset config, in order, once
     each."""
-    names = []
-    for name, _ in iter_dataset_cfgs(dataset_cfg):
-        if name is not None and name not in names:
-            names.append(name)
-    return names
+    names = (name for name, _ in iter_dataset_cfgs(dataset_cfg))
+    return list(dict.fromkeys(n for n in names if n is not None))
 
 
 def find_dataset_cfg(dataset_cfg: dict,
@@ -115,13 +111,11 @@ def find_dataset_cfg(dataset_cfg: dict,
     """
     leaves = list(iter_dataset_cfgs(dataset_cfg))
     names = dataset_names(dataset_cfg)
-    if name is None:
-        if len(names) > 1:
-            raise ValueError(f'{where} has datasets {names}: choose one with '
-                             '--dataset NAME')
-        return leaves[0][1]
+    if name is None and len(names) > 1:
+        raise ValueError(f'{where} has datasets {names}: choose one with '
+                         '--dataset NAME')
     for leaf_name, leaf in leaves:
-        if leaf_name == name:
+        if name is None or leaf_name == name:
             return leaf
     raise ValueError(
         f"unknown dataset '{name}': {where} has datasets {sorted(names)} "

@@ -11,6 +11,7 @@ copied or changed on disk: the module's ``get_context`` name is swapped for
 the duration of the ``with`` block only.
 """
 import contextlib
+from types import SimpleNamespace
 from typing import Callable, Iterable, List
 
 
@@ -23,22 +24,14 @@ class _InProcessPool:
     def close(self) -> None:
         pass
 
-    def join(self) -> None:
-        pass
-
-
-class _InProcessContext:
-
-    def Pool(self, processes=None) -> _InProcessPool:  # noqa: N802
-        return _InProcessPool()
-
 
 @contextlib.contextmanager
 def in_process_tpfp():
     """Within the block, mmrotate's rotated mAP uses no worker processes."""
     from mmrotate.evaluation.functional import mean_ap
     original = mean_ap.get_context
-    mean_ap.get_context = lambda method=None: _InProcessContext()
+    context = SimpleNamespace(Pool=lambda processes=None: _InProcessPool())
+    mean_ap.get_context = lambda method=None: context
     try:
         yield
     finally:

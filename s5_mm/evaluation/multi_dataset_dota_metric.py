@@ -51,7 +51,7 @@ class MultiDatasetDOTAMetric(BaseMetric):
         self.dataset_names = list(dataset_names)
         self.in_process = in_process
         metric = dict(type='DOTAMetric', metric='mAP') if metric is None \
-            else copy.deepcopy(metric)
+            else dict(metric)  # deep-copied per dataset below
         metric.pop('prefix', None)
         self.metrics: Dict[str, BaseMetric] = OrderedDict()
         for name in self.dataset_names:

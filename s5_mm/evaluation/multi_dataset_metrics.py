@@ -1,12 +1,4 @@
 """Per-dataset metrics for multi-dataset models (segmentation or detection).
-
-:class:`MultiDatasetEvaluator` keeps one mmengine ``Evaluator`` per dataset,
-routes every prediction to the evaluator of its dataset (``dataset_name`` in
-the data sample's metainfo) and reports ``{dataset}/{metric}`` plus the mean
-of one chosen metric per dataset. It is driven by
-:class:`~s5_mm.engine.runner.MultiDatasetValLoop` /
-:class:`~s5_mm.engine.runner.MultiDatasetTestLoop`, which evaluate every
-dataset with its own size (correct under DDP padding).
 """
 import os.path as osp
 from collections import OrderedDict
@@ -23,6 +15,11 @@ MetricCfg = Union[dict, Sequence[dict]]
 @EVALUATOR.register_module()
 class MultiDatasetEvaluator(Evaluator):
     """One evaluator per dataset, metrics prefixed by the dataset name.
+
+    Every prediction goes to the evaluator of its dataset (``dataset_name``
+    in its metainfo). :class:`~s5_mm.engine.runner.MultiDatasetValLoop` /
+    ``MultiDatasetTestLoop`` evaluate every dataset with its own size
+    (correct under DDP padding).
 
     Example (S5 segmentation)::
 

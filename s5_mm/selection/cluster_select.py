@@ -12,12 +12,12 @@ process that only clusters and selects (``tools/select_data.py
 cluster|select``) stays small.
 """
 import csv
-import json
 import logging
 import os.path as osp
 from typing import Dict, Optional, Union
 
 import numpy as np
+from mmengine import fileio
 from mmengine.logging import print_log
 
 from .clustering import assign, assign_npy, train_kmeans
@@ -104,9 +104,8 @@ def select_pool(unlabeled_dir: str,
         require_input(osp.join(unlabeled_dir, 'scores.npy'), 'score'))
     rel_paths = read_split_file(
         require_input(osp.join(unlabeled_dir, 'pool.txt'), 'score'))
-    with open(require_input(osp.join(cluster_dir, 'clusters.json'), 'cluster'),
-              encoding='utf-8') as f:
-        info = json.load(f)
+    info = fileio.load(
+        require_input(osp.join(cluster_dir, 'clusters.json'), 'cluster'))
     cluster = np.load(
         require_input(
             osp.join(cluster_dir, 'unlabeled_cluster.npy'), 'cluster'))

@@ -29,16 +29,6 @@ def resolve_gpu(gpu: Optional[bool]) -> bool:
     return bool(gpu)
 
 
-def _to_float32(x: np.ndarray,
-                out: Optional[np.ndarray] = None) -> np.ndarray:
-    """float32 C-contiguous copy of ``x`` (into ``out[:len(x)]`` if given)."""
-    if out is None:
-        return np.ascontiguousarray(x, dtype=np.float32)
-    out = out[:x.shape[0]]
-    out[...] = x
-    return out
-
-
 def _check_finite(scores: np.ndarray, start: int = 0) -> None:
     """A NaN/inf feature row gives a NaN/inf search score: name the rows."""
     if not np.isfinite(scores).all():
@@ -75,7 +65,7 @@ def train_kmeans(features: np.ndarray,
         raise ValueError(f'num_clusters={num_clusters} must be in [1, '
                          f'{features.shape[0]}] (the number of labeled '
                          'features); lower it or add labeled images')
-    x = _to_float32(features).copy()
+    x = np.array(features, dtype=np.float32, order='C')
     if normalize:
         faiss.normalize_L2(x)
     km = faiss.Kmeans(
@@ -122,7 +112,8 @@ def assign(features: np.ndarray,
         np.ndarray: ``(N, )`` int32 cluster ids.
     """
     index = build_index(centroids, normalize, gpu)
-    scores, ids = index.search(_to_float32(features), 1)
+    scores, ids = index.search(
+        np.ascontiguousarray(features, dtype=np.float32), 1)
     _check_finite(scores)
     return ids[:, 0].astype(np.int32)
 
@@ -157,7 +148,8 @@ def assign_npy(path: str,
     buf = np.empty((min(chunk_rows, max(shape[0], 1)), shape[1]), np.float32)
     start = 0
     for chunk in iter_npy_chunks(path, chunk_rows):
-        x = _to_float32(chunk, out=buf)
+        x = buf[:len(chunk)]
+        x[...] = chunk  # float32, in the reused buffer
         d, i = index.search(x, 1)
         _check_finite(d, start)
         n = x.shape[0]

@@ -10,12 +10,12 @@ every step can be re-run and gives the same bytes.
 import csv
 import hashlib
 import inspect
-import json
 import logging
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine import fileio
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from torch import nn
@@ -43,8 +43,7 @@ def _check_or_write_meta(score_dir: str, rel_paths: Sequence[str],
         write_split_file(osp.join(score_dir, 'pool.txt'), rel_paths)
         atomic_write_json(meta_path, meta)
     barrier()
-    with open(meta_path, encoding='utf-8') as f:
-        old = json.load(f)
+    old = fileio.load(meta_path)
     diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
     if diff:
         raise ValueError(
@@ -135,11 +134,9 @@ def merge_shards(score_dir: str, rel_paths: Sequence[str],
         writer.writerow(['path', 'entropy'])
         for i, e in zip(scores['index'].tolist(), scores['entropy'].tolist()):
             writer.writerow([rel_paths[i], f'{e:.6f}'])
-    rejects = ''
-    for s in range(num_shards):
-        with open(shard_prefix(score_dir, s) + '.rejects.tsv',
-                  encoding='utf-8') as f:
-            rejects += f.read()
+    rejects = ''.join(
+        fileio.get_text(shard_prefix(score_dir, s) + '.rejects.tsv')
+        for s in range(num_shards))
     num_rejected = rejects.count('\n')
     if len(scores) + num_rejected != len(rel_paths):
         raise RuntimeError(

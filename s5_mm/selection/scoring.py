@@ -97,11 +97,6 @@ class PoolDataset(torch.utils.data.Dataset):
         return dict(index=i, data=data)
 
 
-def _list_collate(batch: list) -> list:
-    """Keep the items as a list (rejects and good images mixed)."""
-    return batch
-
-
 class FeatureRecorder:
     """Forward hook keeping one output level of a module for pooling.
 
@@ -317,7 +312,7 @@ def _score_one_shard(model, pipeline, root, rel_paths, out_dir, shard,
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
-        collate_fn=_list_collate)
+        collate_fn=list)  # rejects and good images mixed
     index, ent, feats, rejects = [], [], [], []
     prefix = shard_prefix(out_dir, shard)
     for batch in loader:

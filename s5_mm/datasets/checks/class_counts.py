@@ -17,6 +17,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import nn
 
 from s5_mm.datasets.checks.seg_labels import Problem
+from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
 
 
 class HeadClasses(NamedTuple):
@@ -39,18 +40,13 @@ class DatasetClasses(NamedTuple):
 
 def _dataset_of(key: str, dataset_names: Optional[Sequence[str]]
                 ) -> Optional[str]:
-    if not dataset_names:
-        return None
     parts = key.replace('[', '.').replace(']', '').split('.')
-    found = [p for p in parts if p in dataset_names]
-    return found[0] if found else None
+    return next((p for p in parts if p in (dataset_names or ())), None)
 
 
 def _is_head(module: nn.Module) -> bool:
-    if isinstance(module, (BaseDecodeHead, BBoxHead)):
-        return True
-    return isinstance(module, BaseDenseHead) and not isinstance(
-        module, RPNHead)
+    return isinstance(module, (BaseDecodeHead, BBoxHead)) or (
+        isinstance(module, BaseDenseHead) and not isinstance(module, RPNHead))
 
 
 def model_heads(model: nn.Module,
@@ -174,8 +170,6 @@ def pipeline_num_classes(transforms: Sequence) -> Optional[int]:
 def built_dataset_classes(dataset: Any, where: str) -> List[DatasetClasses]:
     """:class:`DatasetClasses` of every leaf of a built dataset (walking
     ``ConcatDataset.datasets`` and wrappers' ``dataset``)."""
-    # imported here: the loops module imports the datasets package
-    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     parts = getattr(dataset, 'datasets', None)
     if parts is not None:
         return [

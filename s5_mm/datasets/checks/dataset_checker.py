@@ -17,7 +17,7 @@ import mmcv
 import numpy as np
 from mmengine import fileio
 from mmengine.config import Config
-from mmengine.utils import ProgressBar
+from mmengine.utils import track_iter_progress
 from mmseg.datasets.transforms import LoadAnnotations
 
 from s5_mm.datasets.checks.class_counts import (DatasetClasses,
@@ -29,6 +29,7 @@ from s5_mm.datasets.checks.dataset_walk import (DatasetSpec, find_datasets,
 from s5_mm.datasets.checks.rotated_labels import (dior_label_problems,
                                                   dota_label_problems)
 from s5_mm.datasets.checks.seg_labels import seg_label_problems
+from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
 
 #: rules whose findings are warnings (listed, but the check passes)
 WARNING_RULES = ('no_objects', 'no_labeled_pixels', 'class_absent')
@@ -132,21 +133,12 @@ def check_sample(s: Sample) -> Tuple[List[Finding], np.ndarray, bool]:
     return found + more, counts, empty
 
 
-def _join(root: str, path: str) -> str:
-    return path if not root or osp.isabs(path) else osp.join(root, path)
-
-
-def _build(spec: DatasetSpec):
-    kwargs = {k: v for k, v in spec.cfg.items() if k != 'type'}
-    kwargs.update(pipeline=[], lazy_init=False)
-    return spec.cls(**kwargs)
-
-
 def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
     """The dataset's metainfo summary, its size and a generator of its
     samples."""
     if spec.kind in ('seg', 'images'):
-        dataset = _build(spec)
+        kwargs = {k: v for k, v in spec.cfg.items() if k != 'type'}
+        dataset = spec.cls(**dict(kwargs, pipeline=[], lazy_init=False))
         classes = tuple(dataset.metainfo.get('classes') or ())
         ignore = getattr(dataset, 'ignore_index', 255)
         info = dict(classes=classes, ignore_index=ignore)
@@ -162,9 +154,10 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
     cfg = spec.cfg
     classes = tuple((cfg.get('metainfo') or {}).get('classes') or
                     spec.cls.METAINFO['classes'])
-    root = cfg.get('data_root', '')
-    img_dir = _join(root, (cfg.get('data_prefix') or {}).get('img_path', ''))
-    ann = _join(root, cfg.get('ann_file', ''))
+    root = cfg.get('data_root') or ''
+    img_dir = osp.join(root,
+                       (cfg.get('data_prefix') or {}).get('img_path', ''))
+    ann = osp.join(root, cfg.get('ann_file', ''))
     info = dict(classes=classes)
     if spec.kind == 'dota':
         suffix = cfg.get('img_suffix', 'png')
@@ -174,8 +167,8 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
             Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
                    osp.join(ann, f'{n}.txt'), classes) for n in names)
     suffix = cfg.get('img_suffix', 'jpg')
-    xml_dir = _join(root, cfg.get('ann_subdir',
-                                  'Annotations/Oriented Bounding Boxes/'))
+    xml_dir = osp.join(root, cfg.get('ann_subdir',
+                                     'Annotations/Oriented Bounding Boxes/'))
     with open(ann, encoding='utf-8') as f:
         ids = [line.strip() for line in f if line.strip()]
     return info, len(ids), (
@@ -212,18 +205,16 @@ def check_one(spec: DatasetSpec, workers: int = 1,
     entry.update(info)
     counts = None
     empty = 0
-    bar = ProgressBar(total) if progress and total else None
-    for found, sample_counts, is_empty in _run(samples, workers):
+    results = _run(samples, workers)
+    if progress and total:
+        results = track_iter_progress((results, total))
+    for found, sample_counts, is_empty in results:
         entry['samples'] += 1
         empty += int(is_empty)
         counts = sample_counts if counts is None else counts + sample_counts
         for f in found:
             key = 'warnings' if f.rule in WARNING_RULES else 'errors'
             entry[key].append(f._asdict())
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.file.write('\n')
     classes = info.get('classes', ())
     entry['empty'] = empty
     if spec.kind != 'images' and classes:
@@ -276,7 +267,6 @@ def _check_heads(cfg: Config, specs: List[DatasetSpec],
                  every: List[DatasetSpec], report: dict) -> None:
     """Heads' ``num_classes`` vs each checked dataset's classes (config
     level); heads are matched by the names of ``every`` dataset."""
-    from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
     if 'model' not in cfg:
         return
     model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else \

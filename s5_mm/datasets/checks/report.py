@@ -11,17 +11,15 @@ from s5_mm.selection.io import atomic_open
 def report_lines(report: dict) -> List[str]:
     """One line per dataset, then one per error (file, rule, message) and
     per warning."""
-    lines = []
-    for key, d in report['datasets'].items():
-        lines.append(f"{key}: {d['samples']} samples, {len(d['errors'])} "
-                     f"errors, {len(d['warnings'])} warnings ({d['type']}, "
-                     f"{d['where']})")
-    for key, d in report['datasets'].items():
-        for f in d['errors']:
-            lines.append(f"ERROR {f['rule']} {f['file']}: {f['message']}")
-    for key, d in report['datasets'].items():
-        for f in d['warnings']:
-            lines.append(f"WARNING {f['rule']} {f['file']}: {f['message']}")
+    datasets = report['datasets']
+    lines = [
+        f"{key}: {d['samples']} samples, {len(d['errors'])} errors, "
+        f"{len(d['warnings'])} warnings ({d['type']}, {d['where']})"
+        for key, d in datasets.items()
+    ]
+    for level, kind in (('ERROR', 'errors'), ('WARNING', 'warnings')):
+        lines += [f"{level} {f['rule']} {f['file']}: {f['message']}"
+                  for d in datasets.values() for f in d[kind]]
     return lines
 
 

@@ -83,13 +83,9 @@ def seg_label_problems(label: np.ndarray,
         image_path (str): the image file.
         how (str): see :func:`value_problem`.
     """
-    problems = []
-    if image_shape is not None:
-        problem = size_problem(label.shape, image_shape, label_path,
-                               image_path)
-        if problem is not None:
-            problems.append(problem)
-    problem = value_problem(label, num_classes, ignore_index, label_path, how)
-    if problem is not None:
-        problems.append(problem)
-    return problems
+    problems = [
+        None if image_shape is None else size_problem(
+            label.shape, image_shape, label_path, image_path),
+        value_problem(label, num_classes, ignore_index, label_path, how)
+    ]
+    return [p for p in problems if p is not None]

@@ -85,11 +85,8 @@ class LayerDecayOptimWrapperConstructor(
 
     def vit_layer_depth(self, model: nn.Module) -> Callable:
         """Depth function ``name -> (depth, num_layers + 2)`` for ``model``."""
-        vits = {
-            name: m
-            for name, m in model.named_modules()
-            if isinstance(m, VisionTransformer)
-        }
+        vits = {name: m for name, m in model.named_modules()
+                if isinstance(m, VisionTransformer)}
         if not vits:
             raise ValueError(
                 'LayerDecayOptimWrapperConstructor found no mmseg '

@@ -42,9 +42,9 @@ class _PerDatasetLoopMixin:
 
     _mode: str = 'val'
 
-    def _setup(self, runner, dataloader: Dict,
-               evaluator: Union[MultiDatasetEvaluator, Dict],
-               fp16: bool) -> None:
+    def __init__(self, runner, dataloader: Dict,
+                 evaluator: Union[MultiDatasetEvaluator, Dict],
+                 fp16: bool = False) -> None:
         if not isinstance(dataloader, dict):
             raise TypeError(
                 f'{type(self).__name__} needs the {self._mode}_dataloader as '
@@ -59,6 +59,7 @@ class _PerDatasetLoopMixin:
                 f'{type(evaluator).__name__}')
         self.evaluator = evaluator
         self.fp16 = fp16
+        setattr(self, f'{self._mode}_loss', dict())  # val_loss / test_loss
         dataset = self.dataloader.dataset
         datasets = getattr(dataset, 'datasets', [dataset])  # ConcatDataset
         loader_cfg = {k: v for k, v in dataloader.items() if k != 'dataset'}
@@ -149,10 +150,6 @@ class MultiDatasetValLoop(_PerDatasetLoopMixin, ValLoop):
 
     _mode = 'val'
 
-    def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
-        self._setup(runner, dataloader, evaluator, fp16)
-        self.val_loss = dict()
-
 
 @LOOPS.register_module()
 class MultiDatasetTestLoop(_PerDatasetLoopMixin, TestLoop):
@@ -160,7 +157,3 @@ class MultiDatasetTestLoop(_PerDatasetLoopMixin, TestLoop):
     :class:`MultiDatasetValLoop`)."""
 
     _mode = 'test'
-
-    def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
-        self._setup(runner, dataloader, evaluator, fp16)
-        self.test_loss = dict()

@@ -1,15 +1,8 @@
-"""MoE-FFN Vision Transformer (MoEViT) of S5.
-
-mmseg's :class:`~mmseg.models.backbones.VisionTransformer` whose every FFN
-output projection (fc2, ``hidden -> C``) is split into a *shared* linear
-(``hidden -> C - P``) and one *dataset-specific expert* per dataset
-(``hidden -> P``); the two outputs are concatenated back to ``C`` channels.
-Only the expert of a sample's own dataset runs, so a forward costs what a
-dense ViT forward costs, also for batches that mix datasets.
-"""
+"""MoE-FFN Vision Transformer (MoEViT) of S5: mmseg's ViT with a shared part
+and one expert per dataset in every FFN's output projection."""
 import inspect
 import math
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -136,8 +129,11 @@ class MoEViT(VisionTransformer):
     `S5: Scalable Semi-Supervised Semantic Segmentation in Remote Sensing
     <https://arxiv.org/abs/2508.12409>`_.
 
-    Every layer's fc2 is split into a shared linear with ``C - P`` outputs and
-    one expert with ``P`` outputs per dataset. A dense mmseg
+    Every layer's fc2 (``hidden -> C``) is split into a shared linear with
+    ``C - P`` outputs and one expert with ``P`` outputs per dataset, whose
+    outputs are concatenated. Only the expert of a sample's own dataset runs,
+    so a forward costs what a dense ViT forward costs, also for batches that
+    mix datasets. A dense mmseg
     ``VisionTransformer`` state dict loads directly (``load_state_dict`` or
     ``init_cfg=dict(type='Pretrained', ...)``): the first ``C - P`` rows of the
     dense fc2 become the shared part and the last ``P`` rows are copied into
@@ -318,14 +314,9 @@ class MoEViT(VisionTransformer):
         if perm is None:
             return outs
         inverse = torch.argsort(perm).to(inputs.device)
-        return tuple(_take(out, inverse) for out in outs)
-
-
-def _take(out: Union[Tensor, List[Tensor]], index: Tensor):
-    """Reorder the batch of a feature map (or [feature, cls token])."""
-    if isinstance(out, Tensor):
-        return out[index]
-    return [o[index] for o in out]
+        # each output is a feature map or [feature map, cls token]
+        return tuple(out[inverse] if isinstance(out, Tensor) else
+                     [o[inverse] for o in out] for out in outs)
 
 
 def _load_dense_pre_hook(module: MoEViT, state_dict: dict, prefix: str,

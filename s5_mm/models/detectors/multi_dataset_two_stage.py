@@ -1,17 +1,13 @@
 """Multi-dataset two-stage detector (MoE-MDF detection, S5 arXiv 2508.12409).
 
-One backbone (e.g. ``mmseg.MoEViT`` + ``mmseg.Feature2Pyramid``) is shared by
-all datasets; every dataset has its own FPN, RPN head and RoI head (e.g.
-mmrotate's Oriented R-CNN parts). A batch may mix datasets: the backbone runs
-once on the whole batch, then every dataset's samples go through that
-dataset's branch. Each branch is an mmdet :class:`TwoStageDetector` whose
-"backbone" slot holds the per-dataset neck, so mmdet's RPN/RoI plumbing
-(``loss``, ``predict``, ``_forward``) is reused unchanged.
+One backbone (e.g. ``mmseg.MoEViT`` + ``mmseg.Feature2Pyramid``) runs once on
+a batch that may mix datasets; then every dataset's samples go through its
+own :class:`DatasetBranch` (FPN, RPN and RoI head, e.g. mmrotate's Oriented
+R-CNN parts), where mmdet's RPN/RoI plumbing is reused unchanged.
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -142,29 +138,24 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 test_cfg=copy.deepcopy(test_cfg))
             for i, name in enumerate(self.dataset_names)
         })
-        self._check_backbone_names()
-
-    # ------------------------------------------------------------- config
-    def _per_dataset(self, cfg: CfgOrCfgs, key: str) -> List[ConfigDict]:
-        """One deep-copied config per dataset from a config or a list."""
-        n = len(self.dataset_names)
-        if isinstance(cfg, dict):
-            return [ConfigDict(copy.deepcopy(cfg)) for _ in range(n)]
-        cfgs = list(cfg)
-        if len(cfgs) != n:
-            raise ValueError(
-                f'{key} is a list of {len(cfgs)} configs but there are {n} '
-                f'datasets {self.dataset_names}: give one config for all or '
-                'one per dataset')
-        return [ConfigDict(copy.deepcopy(c)) for c in cfgs]
-
-    def _check_backbone_names(self) -> None:
         names = getattr(self.backbone, 'dataset_names', None)
         if names is not None and list(names) != self.dataset_names:
             raise ValueError(
                 f'backbone dataset_names {list(names)} differ from the '
                 f'detector dataset_names {self.dataset_names}: they must be '
                 'the same list in the same order (expert k = dataset k)')
+
+    # ------------------------------------------------------------- config
+    def _per_dataset(self, cfg: CfgOrCfgs, key: str) -> List[ConfigDict]:
+        """One deep-copied config per dataset from a config or a list."""
+        n = len(self.dataset_names)
+        cfgs = [cfg] * n if isinstance(cfg, dict) else list(cfg)
+        if len(cfgs) != n:
+            raise ValueError(
+                f'{key} is a list of {len(cfgs)} configs but there are {n} '
+                f'datasets {self.dataset_names}: give one config for all or '
+                'one per dataset')
+        return [ConfigDict(copy.deepcopy(c)) for c in cfgs]
 
     def check_dataset_meta(self, name: str, metainfo: dict) -> None:
         """Check that dataset ``name`` has a branch whose box head predicts

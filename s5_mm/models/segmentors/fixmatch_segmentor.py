@@ -32,8 +32,7 @@ DEFAULT_SEMI_TRAIN_CFG = dict(
     fp_weight=0.0,  # UniMatch feature perturbation stream (0.5 to enable)
     fp_drop=0.5,
     log_class_hist=True,
-    # against majority-class confirmation bias (off = the paper's recipe),
-    # see s5_mm/models/utils/pseudo_label_balance.py and docs/s4p.md
+    # off = the paper's recipe, see docs/s4p.md
     class_weight_power=0.0,  # > 0: class-frequency weights f_c ** -power
     class_stats_momentum=0.999,
 )
@@ -357,11 +356,10 @@ class FixMatchSegmentor(BaseModel):
         loss = sum(
             pseudo_label_loss(lg, *tgt, pseudo.conf_thr, pseudo.class_weight)
             for lg, tgt in zip(logits.chunk(len(images)), targets))
-        loss = loss / len(images)
-        scale = cfg['unsup_weight'] / 2
+        loss = loss / len(images) * (cfg['unsup_weight'] / 2) * (
+            1 - cfg['fp_weight'])
         first = dict(zip(('pseudo_label', 'conf', 'ignore'), targets[0]),
                      strong=images[0], logits=logits[:len(images[0])])
-        loss = loss * scale * (1 - cfg['fp_weight'])
         return dict(unsup_loss_seg=loss), first
 
     def loss_by_feature_perturbation(self, weak: Tensor, pseudo: PseudoLabels,
@@ -434,10 +432,10 @@ class FixMatchSegmentor(BaseModel):
             pred = decode_logits(self.student, image[:num_samples])
         finally:
             self.train(was_training)
-        conf_thr = torch.full_like(conf, pseudo.conf_thr)
         n = num_samples
         return dict(weak=weak[:n], strong=image[:n], pseudo_label=label[:n],
-                    conf=conf[:n], ignore=ignore[:n], conf_thr=conf_thr[:n],
+                    conf=conf[:n], ignore=ignore[:n],
+                    conf_thr=torch.full_like(conf[:n], pseudo.conf_thr),
                     pred=pred.argmax(dim=1))
 
     def cutmix(self, image: Tensor, pseudo_label: Tensor, conf: Tensor,
@@ -493,15 +491,14 @@ class FixMatchSegmentor(BaseModel):
     def _teacher_logits(self, inputs: Tensor) -> Tensor:
         """Teacher logits at input resolution, in eval mode: the EMA teacher,
         or the student switched to eval mode for the call."""
-        if self.semi_train_cfg['teacher'] == 'ema':
-            self.teacher.eval()
-            return decode_logits(self.teacher, inputs)
-        was_training = self.student.training
-        self.student.eval()
+        model = self.teacher if self.semi_train_cfg['teacher'] == 'ema' \
+            else self.student
+        was_training = model.training
+        model.eval()
         try:
-            return decode_logits(self.student, inputs)
+            return decode_logits(model, inputs)
         finally:
-            self.student.train(was_training)
+            model.train(was_training)
 
     def _student_logits(self, inputs: Tensor, feat_fn=None,
                         model: Optional[nn.Module] = None) -> Tensor:

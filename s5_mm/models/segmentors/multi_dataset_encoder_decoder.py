@@ -1,13 +1,8 @@
-"""Multi-dataset encoder-decoder: one backbone, one decode head per dataset.
-
-The segmentor of S5's (MoE-)MDF fine-tuning. Every sample names its dataset
-in its data sample's metainfo (``dataset_name``, set by the
-:class:`~s5_mm.datasets.transforms.SetDatasetName` transform of that dataset's
-pipeline); the name selects the sample's decode head and, with a
-:class:`~s5_mm.models.backbones.MoEViT` backbone, its FFN experts.
+"""Multi-dataset encoder-decoder: one backbone, one decode head per dataset
+(S5's (MoE-)MDF segmentor; routing rules in :mod:`s5_mm.models.utils.routing`).
 """
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -21,10 +16,9 @@ from torch import Tensor
 from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
                                         check_dataset_meta,
                                         check_dataset_names,
-                                        dataset_ids_from_names,
-                                        extract_routed_feat,
-                                        get_dataset_names, group_by_dataset,
-                                        is_routed, prefix_losses, select)
+                                        extract_routed_feat, get_dataset_ids,
+                                        group_by_dataset, is_routed,
+                                        prefix_losses, select)
 
 
 @MODELS.register_module()
@@ -34,6 +28,8 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
     `S5: Scalable Semi-Supervised Semantic Segmentation in Remote Sensing
     <https://arxiv.org/abs/2508.12409>`_ (MDF and MoE-MDF).
 
+    Every sample names its dataset in its metainfo (``dataset_name``, set by
+    ``SetDatasetName`` at the end of its dataset's pipeline).
     Training runs ONE backbone pass for a batch that mixes datasets; each
     dataset's samples then go through their own decode head (and auxiliary
     head), and the losses are reported per dataset
@@ -190,18 +186,15 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         return self.decode_head.align_corners
 
     # --- routing
-    def _dataset_ids(self, names: Sequence[str],
-                     device: torch.device) -> Tensor:
-        return dataset_ids_from_names(names, self.dataset_names, device=device)
-
-    def _names_of(self, data_samples: OptSampleList,
-                  batch_size: int) -> List[str]:
-        """Dataset name per sample; data samples may be omitted only for a
+    def _dataset_ids(self, inputs: Tensor,
+                     data_samples: OptSampleList) -> Tensor:
+        """Dataset id per sample; data samples may be omitted only for a
         single-dataset model."""
         if data_samples is not None:
-            return get_dataset_names(data_samples)
+            return get_dataset_ids(data_samples, self.dataset_names,
+                                   inputs.device)
         if len(self.dataset_names) == 1:
-            return self.dataset_names * batch_size
+            return inputs.new_zeros(inputs.shape[0], dtype=torch.long)
         raise ValueError(
             f'this model has datasets {self.dataset_names}: pass data samples '
             f"with '{DATASET_KEY}' in their metainfo to choose the head")
@@ -235,7 +228,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
             dict[str, Tensor]: ``{name}/decode.*`` (and ``{name}/aux.*``)
             loss components; ``{name}/loss_absent`` (0) for an absent dataset.
         """
-        ids = self._dataset_ids(get_dataset_names(data_samples), inputs.device)
+        ids = self._dataset_ids(inputs, data_samples)
         x = self.extract_feat(inputs, ids)
         losses: Dict[str, Tensor] = {}
         for group in group_by_dataset(ids, self.dataset_names, data_samples):
@@ -304,11 +297,10 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
             SampleList: Data samples with ``seg_logits`` and
             ``pred_sem_seg``, in input order.
         """
-        names = self._names_of(data_samples, inputs.shape[0])
+        ids = self._dataset_ids(inputs, data_samples)
         if data_samples is None:
-            with self._use_dataset(names[0]):
+            with self._use_dataset(self.dataset_names[0]):
                 return super().predict(inputs, None)
-        ids = self._dataset_ids(names, inputs.device)
         for group in group_by_dataset(ids, self.dataset_names, data_samples):
             if group.present:
                 with self._use_dataset(group.name):
@@ -323,8 +315,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                  data_samples: OptSampleList = None) -> Dict[str, Tensor]:
         """Raw head outputs (tensor mode), as ``{dataset name: logits of
         that dataset's samples in batch order}``."""
-        names = self._names_of(data_samples, inputs.shape[0])
-        ids = self._dataset_ids(names, inputs.device)
+        ids = self._dataset_ids(inputs, data_samples)
         x = self.extract_feat(inputs, ids)
         return {
             group.name:

@@ -28,12 +28,6 @@ from mmengine import dist
 from torch import Tensor
 
 
-def all_reduce_sum(tensor: Tensor) -> Tensor:
-    """Sum ``tensor`` over the ranks in place (no-op outside DDP)."""
-    dist.all_reduce(tensor, op='sum')
-    return tensor
-
-
 class PseudoLabelClassStats(nn.Module):
     """Running class frequencies of the teacher and the class weights.
 
@@ -82,7 +76,7 @@ class PseudoLabelClassStats(nn.Module):
             torch.bincount(label, minlength=c).double(),
             valid.sum().double()[None],
         ])
-        all_reduce_sum(counts)
+        dist.all_reduce(counts, op='sum')  # no-op outside DDP
         batch = counts[:-1] / counts[-1].clamp(min=1)
         m = self.momentum
         self.ema.mul_(m).add_(batch.to(self.ema), alpha=1 - m)
