@@ -202,7 +202,8 @@ def inference_detector_large_scene(model: nn.Module,
         patch_size (int, optional): cut images larger than this into
             overlapping windows of this size; None = the whole image at once.
         patch_overlap (int): overlap of neighbouring windows in pixels.
-        nms_iou (float): rotated-NMS IoU threshold merging the windows.
+        nms_iou (float): rotated-NMS IoU threshold merging the windows, in
+            (0, 1] (:func:`classwise_rotated_nms`).
         batch_size (int): windows per forward pass.
 
     Returns:
