@@ -39,10 +39,11 @@ SUPPORTED: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
 }
 
 FIX_HINT = ('Fix: `pip install "numpy>=1.22,<2"` for numpy (pip may pull '
-            'numpy 2 in with other packages); for the rest, run `bash tools/setup_env.sh` from the s5_mm repository '
-            '(CPU; builds mmcv 2.1.0 with ops), or on a GPU cluster: '
-            '`pip install -U openmim && mim install "mmcv==2.1.0" && '
-            'pip install -r requirements/mminstall.txt`.')
+            'numpy 2 in with other packages); for the rest, run `bash '
+            'tools/setup_env.sh` from the s5_mm repository (CPU; builds mmcv '
+            '2.1.0 with ops, with CUDA ops where nvcc is found); GPU clusters: '
+            'docs/install.md, "GPU clusters" (prebuilt mmcv 2.1.0 for torch '
+            '<= 2.1, every pip call with -c requirements/constraints.txt).')
 
 
 def _get_version(module: str) -> Optional[str]:

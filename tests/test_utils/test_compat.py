@@ -28,7 +28,9 @@ def test_version_guard_names_package_versions_and_fix(monkeypatch):
         compat.check_versions()
     msg = str(exc.value)
     assert 'mmcv' in msg and '2.2.0' in msg and '>=2.0.0,<2.2.0' in msg
-    assert 'tools/setup_env.sh' in msg and 'mim install' in msg
+    assert 'tools/setup_env.sh' in msg and 'docs/install.md' in msg
+    # not the route that let openxlab downgrade the stack
+    assert 'mim install' not in msg and 'constraints.txt' in msg
 
 
 def test_version_guard_missing_package(monkeypatch):
