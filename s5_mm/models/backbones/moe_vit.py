@@ -16,7 +16,8 @@ from mmseg.models.backbones.vit import (TransformerEncoderLayer,
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from s5_mm.models.utils.routing import dataset_ids_from_names
+from s5_mm.models.utils.routing import (check_dataset_names,
+                                       dataset_ids_from_names)
 
 # One contiguous run of samples (after sorting the batch by dataset id) that
 # shares an expert: (expert id, first sample, end sample).
@@ -153,13 +154,8 @@ class MoEViT(VisionTransformer):
         if unknown:
             raise TypeError(f'MoEViT got unknown arguments {sorted(unknown)}')
         cfg = {**_VIT_DEFAULTS, **kwargs}
-        if isinstance(dataset_names, str) or not dataset_names or not all(
-                isinstance(n, str) for n in dataset_names):
-            raise ValueError('MoEViT: dataset_names must be a non-empty list '
-                             f'of str, got {dataset_names!r}')
-        if len(set(dataset_names)) != len(dataset_names):
-            raise ValueError(
-                f'MoEViT: dataset_names has duplicates: {list(dataset_names)}')
+        dataset_names = check_dataset_names(dataset_names,
+                                            'MoEViT dataset_names')
         embed_dims = cfg['embed_dims']
         if not isinstance(expert_channels, int) or not (
                 0 < expert_channels < embed_dims):
@@ -174,7 +170,7 @@ class MoEViT(VisionTransformer):
         # Build VisionTransformer without layers, then the MoE layers.
         super().__init__(**{**kwargs, 'num_layers': 0,
                             'out_indices': out_indices})
-        self.dataset_names = list(dataset_names)
+        self.dataset_names = dataset_names
         self.embed_dims = embed_dims
         self.expert_channels = expert_channels
         dpr = torch.linspace(  # on CPU: works under torch.device('meta')

@@ -225,6 +225,18 @@ def test_missing_ids_with_several_datasets():
         build_moe()(torch.randn(1, 3, 64, 64))
 
 
+@pytest.mark.parametrize('names,msg', [
+    ([], 'non-empty list'), ('loveda', 'non-empty list'),
+    (['a', ''], 'non-empty list'), (['a', 'a'], 'duplicates'),
+    (['a', 'b.c'], 'contain "." or "/"')])
+def test_bad_dataset_names(names, msg):
+    """The routing core's name rule, as the multi-dataset models apply it,
+    named as the backbone's key."""
+    with pytest.raises(ValueError, match=msg) as err:
+        build_moe(names=names)
+    assert 'MoEViT dataset_names' in str(err.value)
+
+
 @pytest.mark.parametrize('p', [0, -4, 64, 100])
 def test_bad_expert_channels(p):
     with pytest.raises(ValueError, match='expert_channels'):
