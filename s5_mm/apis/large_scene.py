@@ -76,7 +76,7 @@ def _hull_pairs(hulls: Tensor, labels: Tensor,
     x1, x2 = x1[order], x2[order]
     # box k (in x order) meets in x the boxes k+1 .. ends[k]-1
     counts = torch.searchsorted(x1, x2, right=True) - 1 - torch.arange(
-        len(x1))
+        len(x1), device=x1.device)
     counts = counts.clamp_(min=0)
     start, total = 0, torch.cumsum(counts, 0)
     while start < len(counts):
@@ -84,9 +84,10 @@ def _hull_pairs(hulls: Tensor, labels: Tensor,
         stop = int(torch.searchsorted(total, base + chunk, right=True))
         stop = max(stop, start + 1)
         c = counts[start:stop]
-        first = torch.repeat_interleave(torch.arange(start, stop), c)
-        step = torch.arange(int(c.sum())) - torch.repeat_interleave(
-            torch.cumsum(c, 0) - c, c)
+        first = torch.repeat_interleave(
+            torch.arange(start, stop, device=c.device), c)
+        step = torch.arange(int(c.sum()), device=c.device) - \
+            torch.repeat_interleave(torch.cumsum(c, 0) - c, c)
         second = first + 1 + step
         a, b = order[first], order[second]
         meet = (hulls[b, 1] <= hulls[a, 3]) & (hulls[a, 1] <= hulls[b, 3])
@@ -101,7 +102,8 @@ def classwise_rotated_nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
     of the same label and a higher score with IoU >= ``iou_threshold``),
     in descending score order, as mmcv's ``batched_nms`` (with
     ``split_thr=0``) returns them. Equal scores are ranked by the same sort
-    as mmcv's kernel, so ties are broken the same way.
+    as mmcv's kernel, so on the CPU ties are broken the same way. Runs on
+    the boxes' device (all steps are tensor operations).
 
     ``nms_rotated`` computes the IoU of every pair it has not suppressed
     yet: quadratic in the boxes of a class, which for a scene of hundreds of
@@ -127,17 +129,23 @@ def classwise_rotated_nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
         raise ValueError(f'the rotated-NMS IoU threshold {iou_threshold} '
                          'must be in (0, 1]')
     n = len(bboxes)
-    if n == 0:
-        return torch.zeros(0, dtype=torch.long, device=bboxes.device)
+    if bboxes.dim() != 2 or bboxes.shape[1] != 5 or \
+            scores.shape != (n, ) or labels.shape != (n, ):
+        raise ValueError(
+            'classwise_rotated_nms takes bboxes (N, 5) cx, cy, w, h, angle, '
+            f'scores (N,) and labels (N,); got {tuple(bboxes.shape)}, '
+            f'{tuple(scores.shape)}, {tuple(labels.shape)}')
     device = bboxes.device
-    boxes, scores, labels = bboxes.cpu(), scores.cpu(), labels.cpu()
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=device)
+    boxes = bboxes
     # each class ranked by the sort nms_rotated's CPU kernel does (equal
     # scores are then taken in the same order)
-    rank = torch.empty(n, dtype=torch.long)
+    rank = torch.empty(n, dtype=torch.long, device=device)
     for label in labels.unique():
         idx = torch.nonzero(labels == label).view(-1)
         rank[idx[scores[idx].sort(0, descending=True)[1]]] = torch.arange(
-            len(idx))
+            len(idx), device=device)
     cx, cy, bw, bh = boxes[:, :4].double().unbind(1)
     cos, sin = boxes[:, 4].double().cos().abs(), \
         boxes[:, 4].double().sin().abs()
@@ -167,15 +175,13 @@ def classwise_rotated_nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
                               aligned=True) >= iou_threshold
         parents.append(a[hit])
         children.append(b[hit])
-    a = torch.cat(parents) if parents else torch.zeros(0, dtype=torch.long)
-    b = torch.cat(children) if children else torch.zeros(0,
-                                                         dtype=torch.long)
+    a, b = torch.cat(parents), torch.cat(children)
     undecided, kept, suppressed = 0, 1, 2
-    state = torch.zeros(n, dtype=torch.uint8)
+    state = torch.zeros(n, dtype=torch.uint8, device=device)
     while True:
-        open_parents = torch.zeros(n, dtype=torch.long).index_add_(
+        open_parents = torch.zeros_like(rank).index_add_(
             0, b, (state[a] != suppressed).long())
-        by_kept = torch.zeros(n, dtype=torch.long).index_add_(
+        by_kept = torch.zeros_like(rank).index_add_(
             0, b, (state[a] == kept).long())
         todo = state == undecided
         state[todo & (by_kept > 0)] = suppressed
@@ -183,7 +189,7 @@ def classwise_rotated_nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
         if not bool((state == undecided).any()):
             break
     keep = torch.nonzero(state == kept).view(-1)
-    return keep[scores[keep].argsort(descending=True)].to(device)
+    return keep[scores[keep].argsort(descending=True)]
 
 
 def inference_detector_large_scene(model: nn.Module,

@@ -195,3 +195,13 @@ def test_classwise_rotated_nms_edge_cases():
     for bad in (0, -0.1, 1.5):
         with pytest.raises(ValueError, match=r'must be in \(0, 1\]'):
             classwise_rotated_nms(boxes, torch.ones(4), torch.zeros(4), bad)
+    # horizontal boxes, or scores / labels of another length: named shapes
+    with pytest.raises(ValueError, match=r'bboxes \(N, 5\).*\(4, 4\)'):
+        classwise_rotated_nms(boxes[:, :4], torch.ones(4), torch.zeros(4),
+                              0.1)
+    with pytest.raises(ValueError, match=r'\(4, 5\), \(3,\), \(4,\)'):
+        classwise_rotated_nms(boxes, torch.ones(3), torch.zeros(4), 0.1)
+    # boxes far apart: no pair to compute, every box kept
+    far = classwise_rotated_nms(boxes[:2], torch.tensor([0.5, 0.9]),
+                                torch.tensor([0, 0]), 0.1)
+    assert far.tolist() == [1, 0]
