@@ -16,6 +16,12 @@
 #   TORCH_CUDA_ARCH_LIST=... GPU architectures of a CUDA build of mmcv (default:
 #                            the visible GPUs', else a list for the nvcc version)
 #
+#   S5_MM_MIN_FREE_MB=N      free disk the set-up insists on before it installs
+#                            (default: about 9 GB while torch is missing, 2 GB
+#                            after; 0 skips the check)
+#
+#   bash tools/setup_env.sh --check-disk
+#                            only check the free disk and exit
 #   bash tools/setup_env.sh --print-mmcv-build
 #                            only print how mmcv would be built (environment and
 #                            command, CUDA ops when nvcc is found) and exit
@@ -99,6 +105,44 @@ print(torch.version.cuda or "-", ";".join(caps) or "-", torch.__version__.replac
   fi
 }
 
+# Free disk before anything is installed: a full disk in the middle of pip
+# leaves a half-installed venv and an OSError 28 far from its cause. The CUDA
+# build of torch 2.14.1 is 2.8 GB of wheels (downloaded to $TMPDIR, not kept in
+# pip's cache: --no-cache-dir below) and 5.6 GB once installed; the rest of the
+# stack is about 1.5 GB.
+check_disk() {
+  local need_venv need_tmp dir free_venv free_tmp fs_venv fs_tmp tmp
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import torch, torchvision" >/dev/null 2>&1; then
+    need_venv=2000; need_tmp=500
+  else
+    need_venv=7200; need_tmp=2900
+  fi
+  if [ -n "${S5_MM_MIN_FREE_MB:-}" ]; then need_venv=$S5_MM_MIN_FREE_MB; need_tmp=0; fi
+  [ "$need_venv" != "0" ] || return 0
+  dir="$VENV"; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+  tmp="${TMPDIR:-/tmp}"
+  free_venv=$(df -Pm "$dir" | awk 'NR==2 {print $4}')
+  free_tmp=$(df -Pm "$tmp" | awk 'NR==2 {print $4}')
+  fs_venv=$(df -P "$dir" | awk 'NR==2 {print $1}')
+  fs_tmp=$(df -P "$tmp" | awk 'NR==2 {print $1}')
+  if [ "$fs_venv" = "$fs_tmp" ]; then need_venv=$(( need_venv + need_tmp )); need_tmp=0; fi
+  if [ "$free_venv" -lt "$need_venv" ]; then
+    printf '[setup_env] not enough free disk for the venv at %s: %s MB free, about %s MB needed\n' "$VENV" "$free_venv" "$need_venv" >&2
+    printf '[setup_env] free some space, or set S5_MM_VENV (and TMPDIR) to a disk with room, or reuse a cluster torch with S5_MM_SYSTEM_SITE=1 (S5_MM_MIN_FREE_MB=0 skips this check)\n' >&2
+    exit 1
+  fi
+  if [ "$free_tmp" -lt "$need_tmp" ]; then
+    printf '[setup_env] not enough free disk for pip downloads in %s: %s MB free, about %s MB needed; set TMPDIR to a disk with room\n' "$tmp" "$free_tmp" "$need_tmp" >&2
+    exit 1
+  fi
+  log "disk: $free_venv MB free at $dir, about $need_venv MB needed"
+}
+
+if [ "${1:-}" = "--check-disk" ]; then
+  check_disk
+  exit 0
+fi
+
 if [ "${1:-}" = "--print-mmcv-build" ]; then
   PY="$VENV/bin/python"
   [ -x "$PY" ] || { echo "no python at $PY: run bash tools/setup_env.sh first (or set S5_MM_VENV)" >&2; exit 1; }
@@ -108,6 +152,7 @@ if [ "${1:-}" = "--print-mmcv-build" ]; then
   exit 0
 fi
 
+check_disk
 step "create virtual environment at $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
   if [ "${S5_MM_SYSTEM_SITE:-0}" = "1" ]; then
@@ -129,7 +174,8 @@ step "torch + torchvision"
 if "$PY" -c "import torch, torchvision" >/dev/null 2>&1; then
   log "keeping installed $("$PY" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)')"
 else
-  "${PIP[@]}" -q -c "$CONSTRAINTS" "torch==2.14.1" "torchvision==0.29.1"
+  # --no-cache-dir: pip's cache would keep a second copy of the 2.8 GB of wheels
+  "${PIP[@]}" -q --no-cache-dir -c "$CONSTRAINTS" "torch==2.14.1" "torchvision==0.29.1"
 fi
 TORCH_VER=$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
 

@@ -1,7 +1,9 @@
 """tools/setup_env.sh --print-mmcv-build: the mmcv build command it forms,
-with CUDA ops when nvcc is found (a fake nvcc on PATH; nothing is built)."""
+with CUDA ops when nvcc is found (a fake nvcc on PATH; nothing is built);
+--check-disk: the free-disk check that runs before anything is installed."""
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -74,3 +76,34 @@ def test_cuda_build_with_nvcc(tmp_path):
     if torch.version.cuda.split('.')[0] != '12':
         assert 'differ in the major version' in out
     assert '--no-cache-dir' in words  # never a CPU wheel from pip's cache
+
+
+def check_disk(env_extra):
+    venv = osp.dirname(osp.dirname(sys.executable))
+    env = dict(os.environ, S5_MM_VENV=venv)
+    env.pop('S5_MM_MIN_FREE_MB', None)
+    env.update(env_extra)
+    return venv, subprocess.run(['bash', SCRIPT, '--check-disk'], env=env,
+                                capture_output=True, text=True, timeout=120)
+
+
+def test_disk_check_stops_before_installing_on_a_full_disk():
+    venv, proc = check_disk(dict(S5_MM_MIN_FREE_MB=str(10**12)))
+    assert proc.returncode == 1
+    assert f'not enough free disk for the venv at {venv}' in proc.stderr
+    free_mb = int(proc.stderr.split(': ')[1].split(' MB free')[0])
+    real_mb = shutil.disk_usage(venv).free // 2**20
+    assert abs(free_mb - real_mb) < 1024  # df's figure, in MB
+    assert 'S5_MM_MIN_FREE_MB=0 skips this check' in proc.stderr
+
+
+def test_disk_check_needs_less_once_torch_is_installed():
+    venv, proc = check_disk({})
+    assert proc.returncode == 0, proc.stderr
+    tmp = os.environ.get('TMPDIR', '/tmp')
+    same_fs = os.stat(venv).st_dev == os.stat(tmp).st_dev
+    # torch + torchvision import in this venv: 2000 MB (+ 500 for pip's
+    # downloads when they go to the same disk)
+    assert f'about {2500 if same_fs else 2000} MB needed' in proc.stdout
+    _, proc = check_disk(dict(S5_MM_MIN_FREE_MB='0'))
+    assert proc.returncode == 0 and 'disk:' not in proc.stdout
