@@ -15,9 +15,6 @@ import numpy as np
 
 from s5_mm.selection.io import atomic_write_bytes
 
-#: raw bytes (e.g. a PNG copied as it is), written atomically
-write_bytes = atomic_write_bytes
-
 
 def _encode_png(path: str, arr: np.ndarray) -> bytes:
     bgr = arr[..., ::-1] if arr.ndim == 3 else arr

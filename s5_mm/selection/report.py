@@ -1,11 +1,8 @@
 """PNG report of a selection: entropy histograms and per-cluster fill."""
-import io as _io
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .io import atomic_write_bytes
+from .io import atomic_open
 
 
 def plot_report(path: str, pool_entropy: np.ndarray,
@@ -26,7 +23,6 @@ def plot_report(path: str, pool_entropy: np.ndarray,
         title (str): Figure title.
     """
     fig = Figure(figsize=(11, 4), dpi=80)
-    FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2)
     lo = float(pool_entropy.min()) if len(pool_entropy) else 0.0
     hi = float(pool_entropy.max()) if len(pool_entropy) else 1.0
@@ -52,6 +48,5 @@ def plot_report(path: str, pool_entropy: np.ndarray,
     ax2.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    buf = _io.BytesIO()
-    fig.savefig(buf, format='png', metadata={'Software': None})
-    atomic_write_bytes(path, buf.getvalue())
+    with atomic_open(path, 'wb') as f:
+        fig.savefig(f, format='png', metadata={'Software': None})

@@ -153,6 +153,12 @@ def test_every_planted_defect_is_listed(planted, tmp_path):
     assert f"ERROR size_mismatch {planted['seg'] / 'ann_dir' / 'half.png'}" \
         in out
     assert osp.getsize(tmp_path / 'seg' / 'class_histogram.png') > 0
+    # one 10 x 2.8 inch panel per labeled dataset at 80 dpi, not blank
+    panels = sum(bool(d.get('class_counts'))
+                 for d in report['datasets'].values())
+    hist = np.asarray(Image.open(tmp_path / 'seg' / 'class_histogram.png'))
+    assert panels >= 1 and hist.shape[:2] == (224 * panels, 800)
+    assert hist.reshape(-1, hist.shape[2]).std(0).max() > 10
 
     cfg = det_config(tmp_path, planted['dota'], planted['dior'])
     proc, report = run_tool(cfg, '--split', 'train', out=tmp_path / 'det')

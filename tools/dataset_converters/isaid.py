@@ -54,8 +54,8 @@ from mmengine.utils import (mkdir_or_exist, track_parallel_progress,
 from mmseg.datasets import iSAIDDataset
 from PIL import Image
 
-from s5_mm.datasets.label_png import (write_bytes, write_image_png,
-                                      write_label_png)
+from s5_mm.datasets.label_png import write_image_png, write_label_png
+from s5_mm.selection.io import atomic_write_bytes
 
 SPLITS = ('train', 'val', 'test')
 MASK_SUFFIX = '_instance_color_RGB'  # iSAIDDataset's seg_map_suffix stem
@@ -227,8 +227,9 @@ def convert_scene(scene: Tuple[Entry, Optional[Entry]], out_dir: str,
     of patches written."""
     image, mask = scene
     if mask is None:
-        write_bytes(osp.join(out_dir, 'img_dir', split, image.stem + '.png'),
-                    image.read())
+        atomic_write_bytes(
+            osp.join(out_dir, 'img_dir', split, image.stem + '.png'),
+            image.read())
         return 1
     img = _decode_rgb(image)
     colour = _decode_rgb(mask)

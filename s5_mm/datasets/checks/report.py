@@ -3,6 +3,7 @@ import json
 import os.path as osp
 from typing import List
 
+from matplotlib.figure import Figure
 from mmengine.utils import mkdir_or_exist
 
 from s5_mm.selection.io import atomic_open
@@ -34,11 +35,9 @@ def write_report(report: dict, out_dir: str) -> List[str]:
                if d.get('class_counts')}
     if not labeled:
         return [json_path]
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(
-        len(labeled), 1, figsize=(10, 2.8 * len(labeled)), squeeze=False)
+    # a Figure of its own: no pyplot state, the caller's backend is left as is
+    fig = Figure(figsize=(10, 2.8 * len(labeled)))
+    axes = fig.subplots(len(labeled), 1, squeeze=False)
     for ax, (key, d) in zip(axes[:, 0], labeled.items()):
         names = list(d['class_counts'])
         ax.bar(range(len(names)),
@@ -54,5 +53,4 @@ def write_report(report: dict, out_dir: str) -> List[str]:
     png_path = osp.join(out_dir, 'class_histogram.png')
     with atomic_open(png_path, 'wb') as f:
         fig.savefig(f, dpi=80, format='png')
-    plt.close(fig)
     return [json_path, png_path]
