@@ -109,22 +109,26 @@ print(torch.version.cuda or "-", ";".join(caps) or "-", torch.__version__.replac
 # build of torch 2.14.1 is 2.8 GB of wheels (downloaded to $TMPDIR, not kept in
 # pip's cache: --no-cache-dir below) and 5.6 GB once installed; the finished
 # venv is 6.2 GB (measured on x86_64, Python 3.11).
+torch_ok() { [ -x "$1" ] && "$1" -c "import torch, torchvision" >/dev/null 2>&1; }
+
 check_disk() {
-  local need_venv need_tmp dir free_venv free_tmp fs_venv fs_tmp tmp
-  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import torch, torchvision" >/dev/null 2>&1; then
-    need_venv=2000; need_tmp=500
-  else
-    need_venv=6500; need_tmp=2900
+  local need_venv need_tmp dir tmp free_venv free_tmp
+  if torch_ok "$VENV/bin/python"; then need_venv=2000; need_tmp=500
+  else need_venv=6500; need_tmp=2900; fi
+  if [ -n "${S5_MM_MIN_FREE_MB:-}" ]; then
+    case "$S5_MM_MIN_FREE_MB" in
+      *[!0-9]*) printf '[setup_env] S5_MM_MIN_FREE_MB must be a whole number of MB (0 skips the check), got %s\n' "$S5_MM_MIN_FREE_MB" >&2; exit 1 ;;
+    esac
+    need_venv=$S5_MM_MIN_FREE_MB; need_tmp=0
   fi
-  if [ -n "${S5_MM_MIN_FREE_MB:-}" ]; then need_venv=$S5_MM_MIN_FREE_MB; need_tmp=0; fi
   [ "$need_venv" != "0" ] || return 0
   dir="$VENV"; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
   tmp="${TMPDIR:-/tmp}"
-  free_venv=$(df -Pm "$dir" | awk 'NR==2 {print $4}')
-  free_tmp=$(df -Pm "$tmp" | awk 'NR==2 {print $4}')
-  fs_venv=$(df -P "$dir" | awk 'NR==2 {print $1}')
-  fs_tmp=$(df -P "$tmp" | awk 'NR==2 {print $1}')
-  if [ "$fs_venv" = "$fs_tmp" ]; then need_venv=$(( need_venv + need_tmp )); need_tmp=0; fi
+  [ -d "$tmp" ] || { printf '[setup_env] TMPDIR=%s is not a folder: pip downloads there; create it or unset TMPDIR\n' "$tmp" >&2; exit 1; }
+  read -r free_venv free_tmp < <(df -Pm "$dir" "$tmp" | awk 'NR > 1 {printf "%s ", $4} END {print ""}')
+  if [ "$(stat -c %d "$dir")" = "$(stat -c %d "$tmp")" ]; then
+    need_venv=$(( need_venv + need_tmp )); need_tmp=0
+  fi
   if [ "$free_venv" -lt "$need_venv" ]; then
     printf '[setup_env] not enough free disk for the venv at %s: %s MB free, about %s MB needed\n' "$VENV" "$free_venv" "$need_venv" >&2
     printf '[setup_env] free some space, or set S5_MM_VENV (and TMPDIR) to a disk with room, or reuse a cluster torch with S5_MM_SYSTEM_SITE=1 (S5_MM_MIN_FREE_MB=0 skips this check)\n' >&2
@@ -170,7 +174,7 @@ step "base build tools (pip, setuptools<81, wheel, ninja, numpy<2)"
 "${PIP[@]}" -q -c "$CONSTRAINTS" -U pip "setuptools<81" wheel ninja "numpy<2" packaging
 
 step "torch + torchvision"
-if "$PY" -c "import torch, torchvision" >/dev/null 2>&1; then
+if torch_ok "$PY"; then
   log "keeping installed $("$PY" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)')"
 else
   # --no-cache-dir: pip's cache would keep a second copy of the 2.8 GB of wheels

@@ -107,3 +107,14 @@ def test_disk_check_needs_less_once_torch_is_installed():
     assert f'about {2500 if same_fs else 2000} MB needed' in proc.stdout
     _, proc = check_disk(dict(S5_MM_MIN_FREE_MB='0'))
     assert proc.returncode == 0 and 'disk:' not in proc.stdout
+
+
+def test_disk_check_refuses_bad_settings(tmp_path):
+    _, proc = check_disk(dict(S5_MM_MIN_FREE_MB='9x'))
+    assert proc.returncode == 1
+    assert 'S5_MM_MIN_FREE_MB must be a whole number of MB' in proc.stderr
+    assert 'got 9x' in proc.stderr
+    missing = tmp_path / 'no_such_tmp'
+    _, proc = check_disk(dict(TMPDIR=str(missing)))
+    assert proc.returncode == 1
+    assert f'TMPDIR={missing} is not a folder' in proc.stderr
