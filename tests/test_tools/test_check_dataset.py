@@ -237,3 +237,24 @@ def test_multi_dataset_config_maps_each_head_to_its_dataset():
     assert error['message'].startswith(
         "model head model.decode_heads.loveda has num_classes=9 "
         "but dataset 'loveda'")
+
+
+def test_report_leaves_the_callers_matplotlib_backend(tmp_path):
+    """write_report draws on a Figure of its own: a notebook's backend is
+    not switched to Agg behind its back (it was, with matplotlib.use)."""
+    import matplotlib
+
+    from s5_mm.datasets.checks.report import write_report
+    report = dict(datasets={'train/X': dict(
+        samples=2, errors=[], warnings=[], type='X', where='cfg',
+        kind='seg', class_counts=dict(a=30, b=0, c=7))})
+    before = matplotlib.get_backend()
+    matplotlib.use('svg')
+    try:
+        paths = write_report(report, str(tmp_path))
+        assert matplotlib.get_backend() == 'svg'
+    finally:
+        matplotlib.use(before)
+    png = np.asarray(Image.open(paths[1]))
+    assert png.shape[:2] == (224, 800)
+    assert json.load(open(paths[0])) == report
