@@ -304,14 +304,19 @@ def expected_shapes(out: StateDict, kind: str) -> Dict[str, torch.Size]:
     vit = dict(type='VisionTransformer', img_size=grid * patch,
                patch_size=patch, in_channels=proj.shape[1], embed_dims=dims,
                num_layers=depth, num_heads=1, mlp_ratio=hidden // dims,
-               patch_bias=True, with_cls_token=False, final_norm=False,
+               # the authors' ViTs have a patch bias; a bare mmseg-style
+               # backbone may not
+               patch_bias='backbone.patch_embed.projection.bias' in out,
+               with_cls_token=False, final_norm=False,
                out_indices=tuple(range(depth)))
     if experts:
         vit.update(type='MoEViT', expert_channels=need(
             'backbone.layers.0.ffn.experts.0.weight').shape[0],
             dataset_names=[f'task{i}' for i in range(experts)])
-    parts = dict(backbone=vit,
-                 neck=dict(type='Feature2PyramidLN', embed_dim=dims))
+    parts = dict(backbone=vit)
+    if kind != 's4p-encoder' or any(k.startswith('neck.') for k in out):
+        # an encoder without any neck key is a bare backbone (no neck)
+        parts['neck'] = dict(type='Feature2PyramidLN', embed_dim=dims)
     heads = sorted({k[:k.index('conv_seg.')] for k in out
                     if k.endswith('conv_seg.weight')})
     for prefix in heads:
