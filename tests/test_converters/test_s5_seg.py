@@ -255,3 +255,36 @@ def test_seg_checkpoint_is_not_obbdet(mdf_state):
     from s5_mm.converters.obbdet import is_obbdet
     assert not is_obbdet(ddp(mdf_state))
     assert not is_obbdet(mdf_state)
+
+
+@pytest.mark.parametrize('config,kind,dims,depth', [
+    (MDF_CFG, 'seg-moe-mdf', 768, 12),
+    (MDF_CFG.replace('vit-b', 'vit-l'), 'seg-moe-mdf', 1024, 24),
+    (S4P_CFG, 's4p-upernet', 768, 12),
+    (S4P_CFG.replace('vit-b', 'vit-l'), 's4p-upernet', 1024, 24),
+])
+def test_shipped_config_fits_full_size_release(config, kind, dims, depth):
+    """The authors' full-size layout (512 px, P = 256, 256-channel heads,
+    their class counts), as meta tensors, converts into exactly the keys
+    and shapes of the shipped config's model."""
+    from s5_reference_seg import ENC, uper_shapes
+    from reference_vit import vit_shapes
+
+    from s5_mm.converters.s5_seg import MetaTensors
+    experts = 4 if kind == 'seg-moe-mdf' else 0
+    shapes = {ENC + k: v for k, v in vit_shapes(
+        's5', dims, depth, 16, 32, experts=experts, p=256).items()}
+    heads = MDF_HEADS if experts else [(None, 'semsegdecoder', 'semseghead')]
+    for (_, dec, cls), ncls in zip(heads, MDF_CLASSES if experts else [16]):
+        shapes.update(uper_shapes(f'{dec}.decode_head.', dims, 256))
+        shapes.update({f'{cls}.1.weight': (ncls, 256, 1, 1),
+                       f'{cls}.1.bias': (ncls, )})
+    state = {'module.' + k: torch.empty(v, device='meta')
+             for k, v in shapes.items()}
+    converted, report = convert_seg(state, kind)
+    assert len(report.consumed) == len(state) - 2 * len(heads)
+    init_default_scope('mmseg')
+    with MetaTensors():
+        model = MODELS.build(Config.fromfile(config).model)
+    target = {k: v.shape for k, v in model.state_dict().items()}
+    assert {k: v.shape for k, v in converted.items()} == target
