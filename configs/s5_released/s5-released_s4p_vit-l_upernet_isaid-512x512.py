@@ -1,4 +1,5 @@
-# The S5 authors' released S4P model, ViT-L + UperNet (`vit_l_s4p_upernet.pth`),
+# The S5 authors' released S4P model, ViT-L + UperNet
+# (`vit_l_s4p_upernet.pth`),
 # rebuilt exactly (see the ViT-B file; ViT-L: 1024 dims, 24 layers, out
 # indices 7/11/15/23). Convert with
 #   python tools/model_converters/s5_to_s5mm.py vit_l_s4p_upernet.pth \
