@@ -30,6 +30,11 @@ class MultiDatasetDOTAMetric(BaseMetric):
             ``prefix`` is ignored; an ``outfile_prefix`` gets ``_<name>``
             appended so datasets do not overwrite each other's files).
             Defaults to ``DOTAMetric`` with mAP.
+        dataset_metrics (dict, optional): dataset name -> the config of
+            the metric run for that dataset instead of ``metric`` (taken
+            as it is: no ``_<name>`` suffix), e.g.
+            ``dict(dota=dict(type='FullSceneDOTAMetric', ...))`` to score
+            DOTA-v2 on merged full scenes as well (``dota/mAP_full_scene``).
         in_process (bool): compute the TP / FP of the mAP in this process
             (:mod:`s5_mm.evaluation.in_process_tpfp`): the same numbers
             without spawning mmrotate's pool of 4 processes at every
@@ -43,6 +48,7 @@ class MultiDatasetDOTAMetric(BaseMetric):
     def __init__(self,
                  dataset_names: Sequence[str],
                  metric: Optional[dict] = None,
+                 dataset_metrics: Optional[Dict[str, dict]] = None,
                  in_process: bool = True,
                  collect_device: str = 'cpu') -> None:
         super().__init__(collect_device=collect_device, prefix=None)
@@ -53,11 +59,21 @@ class MultiDatasetDOTAMetric(BaseMetric):
         metric = dict(type='DOTAMetric', metric='mAP') if metric is None \
             else dict(metric)  # deep-copied per dataset below
         metric.pop('prefix', None)
+        dataset_metrics = dict(dataset_metrics or {})
+        unknown = sorted(set(dataset_metrics) - set(self.dataset_names))
+        if unknown:
+            raise ValueError(
+                f'dataset_metrics names datasets {unknown} that are not in '
+                f'dataset_names {self.dataset_names}')
         self.metrics: Dict[str, BaseMetric] = OrderedDict()
         for name in self.dataset_names:
-            cfg = copy.deepcopy(metric)
-            if cfg.get('outfile_prefix'):
-                cfg['outfile_prefix'] = f"{cfg['outfile_prefix']}_{name}"
+            if name in dataset_metrics:
+                cfg = copy.deepcopy(dict(dataset_metrics[name]))
+                cfg.pop('prefix', None)
+            else:
+                cfg = copy.deepcopy(metric)
+                if cfg.get('outfile_prefix'):
+                    cfg['outfile_prefix'] = f"{cfg['outfile_prefix']}_{name}"
             self.metrics[name] = METRICS.build(cfg)
 
     @property

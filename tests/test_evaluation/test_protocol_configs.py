@@ -1,0 +1,68 @@
+"""The shipped protocol configs: the DOTA-v2 submission config run by
+mmengine's Runner.test (tools/test.py's path) with a tiny detector on the
+patches of the raw scene P1888, and the evaluators of the other configs."""
+import copy
+import os.path as osp
+import sys
+import zipfile
+
+from mmengine.config import Config
+
+sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'utils'))
+from mdf_det_common import tiny_model_cfg  # noqa: E402
+
+RELEASED = 'configs/s5_released/'
+SUBMISSION = RELEASED + ('test-submission_moe-mdf-p256_vit-b_oriented-rcnn-'
+                         'le90_dota2-1024x1024.py')
+DET_PROTOCOL = RELEASED + ('test-protocol_moe-mdf-p256_vit-b_oriented-rcnn-'
+                           'le90_dior-r-dota2-1024x1024.py')
+SEG_PROTOCOL = RELEASED + 'test-protocol_moe-mdf-p256_vit-b_upernet_rsseg4.py'
+
+
+def test_submission_config_writes_the_task1_zip(p1888_split, tmp_path):
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    import s5_mm  # noqa: F401
+    init_default_scope('mmrotate')
+    cfg = Config.fromfile(SUBMISSION)
+    cfg.model = tiny_model_cfg(cfg)
+    ds = cfg.test_dataloader.dataset
+    ds.data_root, ds.data_prefix = p1888_split, dict(img_path='images/')
+    ds.pipeline[1].scale = (128, 128)
+    cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
+    prefix = str(tmp_path / 'sub' / 'Task1')
+    cfg.test_evaluator.dataset_metrics.dota.outfile_prefix = prefix
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.load_from = None
+    Runner.from_cfg(copy.deepcopy(cfg)).test()
+    with zipfile.ZipFile(osp.join(prefix, 'Task1.zip')) as z:
+        names = sorted(z.namelist())
+        assert len(names) == 18 and 'Task1_large-vehicle.txt' in names
+        lines = [line for n in names
+                 for line in z.read(n).decode().splitlines()]
+    # every line: the scene (not a patch) name, a score, 8 coordinates
+    assert lines, "the random tiny detector gave no box above 0.05"
+    assert all(line.split()[0] == 'P1888' and len(line.split()) == 10
+               for line in lines)
+
+
+def test_protocol_evaluators():
+    det = Config.fromfile(DET_PROTOCOL)
+    assert det.test_evaluator.dataset_names == ['dior', 'dota']
+    dota = det.test_evaluator.dataset_metrics.dota
+    assert dota.type == 'FullSceneDOTAMetric' and dota.iou_thr == 0.1
+    assert det.test_dataloader.dataset.datasets[0].ann_file == \
+        'ImageSets/Main/test.txt'  # DIOR-R test
+    seg = Config.fromfile(SEG_PROTOCOL)
+    assert seg.test_evaluator.mean_of.to_dict() == dict(
+        vaihingen='mIoU', potsdam='mFscore', loveda='mIoU',
+        openearthmap='mIoU')
+    modes = {k: v['mode'] for k, v in seg.model.test_cfg.per_dataset.items()}
+    assert modes == dict(vaihingen='slide', potsdam='slide')
+    prefixes = [d.data_prefix.img_path
+                for d in seg.test_dataloader.dataset.datasets]
+    assert prefixes == ['img_dir/val_full', 'img_dir/val_full',
+                        'img_dir/val', 'img_dir/val']
+    resize = [t for t in seg.test_dataloader.dataset.datasets[2].pipeline
+              if t.type == 'Resize']
+    assert resize[0].scale == (512, 512)
