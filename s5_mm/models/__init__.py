@@ -1,1 +1,2 @@
-from . import backbones, detectors, necks, segmentors, utils  # noqa: F401
+from . import (backbones, detectors, necks, roi_heads,  # noqa: F401
+               segmentors, utils)
