@@ -1,2 +1,2 @@
-from . import (backbones, detectors, necks, roi_heads,  # noqa: F401
-               segmentors, utils)
+from . import (backbones, decode_heads, detectors, necks,  # noqa: F401
+               roi_heads, segmentors, utils)

@@ -6,7 +6,7 @@ import os.path as osp
 import pickle
 from collections import OrderedDict
 from types import ModuleType
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -40,7 +40,8 @@ def mmseg_converter(name: str) -> ModuleType:
                       ' reinstall mmsegmentation (pip install mmsegmentation)')
 
 
-def load_state_dict(path: str, trust: bool = False) -> StateDict:
+def load_state_dict(path: str, trust: bool = False,
+                    strip_prefix: bool = True) -> StateDict:
     """Load a checkpoint's weights (under ``state_dict``/``model`` or at the
     top level), without a DDP ``module.`` prefix.
 
@@ -48,6 +49,8 @@ def load_state_dict(path: str, trust: bool = False) -> StateDict:
         path (str): Checkpoint file (or URL).
         trust (bool): Unpickle arbitrary objects (``weights_only=False``).
             Only for files from a trusted source. Defaults to False.
+        strip_prefix (bool): Remove the DDP ``module.`` prefix. Defaults to
+            True.
     """
     try:
         if trust:
@@ -65,6 +68,8 @@ def load_state_dict(path: str, trust: bool = False) -> StateDict:
     if not ckpt or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         raise ValueError(f'{path} has no state dict of tensors (looked under '
                          "'state_dict', 'model' and the top level)")
+    if not strip_prefix:
+        return OrderedDict(ckpt)
     return OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
         for k, v in ckpt.items())
@@ -105,10 +110,12 @@ def resize_pos_embed(pos_embed: torch.Tensor, grid: Tuple[int, int],
 
 
 def check_fits(state_dict: StateDict, config: Union[str, Config, dict],
-               part: Optional[str] = None,
+               part: Union[str, Sequence[str], None] = None,
                source: str = 'the converted weights') -> None:
     """Build the model of ``config`` (or its sub-module ``part``, e.g.
-    ``'backbone'``) and load ``state_dict`` into it strictly.
+    ``'backbone'``) and load ``state_dict`` into it strictly. With several
+    parts (e.g. ``('backbone', 'neck')``), the keys carry the part as a
+    prefix and each part is loaded strictly with its own keys.
 
     Raises:
         s5_mm.utils.CheckpointMismatchError: listing missing / unexpected
@@ -125,8 +132,24 @@ def check_fits(state_dict: StateDict, config: Union[str, Config, dict],
     # the root registry builds from the registry of the config's scope
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(model_cfg)
-    if part:
-        model = getattr(model, part)
-    load_state_dict_strict(model, state_dict, source=source)
+    if part and not isinstance(part, str):
+        unknown = [k for k in state_dict
+                   if not k.startswith(tuple(f'{p}.' for p in part))]
+        if unknown:
+            raise KeyError(f'{source}: keys {unknown[:5]} are outside the '
+                           f'checked parts {list(part)}')
+        for name in part:
+            prefix = f'{name}.'
+            check = OrderedDict((k[len(prefix):], v)
+                                for k, v in state_dict.items()
+                                if k.startswith(prefix))
+            load_state_dict_strict(getattr(model, name), check,
+                                   source=f'{source} ({name})')
+        names = '+'.join(type(getattr(model, p)).__name__ for p in part)
+    else:
+        if part:
+            model = getattr(model, part)
+        load_state_dict_strict(model, state_dict, source=source)
+        names = type(model).__name__
     print_log(f'{source}: all {len(state_dict)} tensors fit '
-              f'{type(model).__name__} exactly', logger='current')
+              f'{names} exactly', logger='current')

@@ -1,137 +1,90 @@
-"""Convert the S5 authors' released checkpoints to s5_mm / mmseg keys.
+"""Convert any checkpoint the S5 authors released to s5_mm / mmseg /
+mmrotate keys, accounting for every key.
 
-Their layout (MiliLab/S5, ``model/backbone/vit*.py``): mmseg-style ViT keys
-with a ``pos_embed`` of shape (1, N, C) (no cls slot; the cls token is
-dropped before the encoder), MoE FFNs as ``layers.i.ffn.layers.1`` (shared
-fc2, C - P rows) + ``layers.i.ffn.experts.k`` (P rows, k in their task
-order), and the multi-scale neck inside the backbone (``fpn1`` ..
-``fpn4``, with a channel LayerNorm ``fpn1.1.ln``). Full models keep the
-backbone under ``encoder.``, UperNet decoders under ``semsegdecoder*`` and
-classifiers under ``semseghead*``.
+    python tools/model_converters/s5_to_s5mm.py SRC DST [--kind KIND]
+        [--check-config CONFIG] [--backbone-only] [--trust-checkpoint]
 
-Output keys:
+Kinds (detected from the keys; ``--kind`` must agree with them):
 
-* ``backbone.*``: ``VisionTransformer`` / ``MoEViT`` (``with_cls_token=False``,
-  ``patch_bias=True``; ``pos_embed`` gets a zero cls slot);
-* ``neck.*``: ``Feature2PyramidLN`` (``neck=dict(type='Feature2PyramidLN')``);
-* ``decode_head.*`` (S4P model) or ``decode_heads.<dataset>.*`` (MDF model,
-  dataset = their attribute suffix, lower case) for
-  ``MultiDatasetEncoderDecoder``.
+* ``s4p-upernet``: ``{vit}_s4p_upernet.pth`` (S4P ViT + UperNet, DDP
+  ``module.`` keys) -> ``backbone.`` / ``neck.`` / ``decode_head.``;
+* ``s4p-encoder``: ``{vit}_s4p.pth`` (their ViT with its neck) ->
+  ``backbone.`` / ``neck.``;
+* ``seg-moe-mdf``: the segmentation fine-tuned MoE-MDF model ->
+  ``backbone.`` (``MoEViT``, experts in the authors' task order) /
+  ``neck.`` / ``decode_heads.<dataset>.``;
+* ``det-moe-mdf``: their OBBDetection MoE-MDF detector, converted by
+  ``s5_mm.converters.obbdet``.
 
-Use the result with ``load_from``; ``--backbone-only`` writes the backbone
-alone (no prefix) for ``backbone.init_cfg=dict(type='Pretrained', ...)``.
-An MoEViT built from it must list its ``dataset_names`` in the authors'
-task (expert) order.
+Every source key is consumed or dropped with its reason, every target key
+filled and its shape checked; a table of both is printed. Anything that
+does not fit stops the conversion with the key named, before anything is
+written. ``--check-config`` also builds that config's model and loads the
+result strictly. ``--backbone-only`` writes the backbone alone (no prefix)
+for ``backbone.init_cfg=dict(type='Pretrained', ...)``.
+The configs that rebuild the authors' models are in
+``configs/s5_released/`` (see its README for the command per file).
 
 Example::
 
-    python tools/model_converters/s5_to_s5mm.py vit_b_s4p.pth s4p_vit-b.pth
+    python tools/model_converters/s5_to_s5mm.py vit_b_s4p_upernet.pth \\
+        s5-released_s4p_vit-b.pth --check-config \\
+        configs/s5_released/s5-released_s4p_vit-b_upernet_isaid-512x512.py
 """
 import argparse
-import math
+import sys
 from collections import OrderedDict
-from typing import Dict, Tuple
+from typing import Optional, Tuple
 
-import torch
-from ckpt_utils import (StateDict, check_fits, grid_of, load_state_dict,
+from ckpt_utils import (StateDict, check_fits, load_state_dict,
                         save_state_dict)
 
-# authors' neck (inside their ViT) -> Feature2PyramidLN / Feature2Pyramid
-NECK_KEYS = OrderedDict([
-    ('fpn1.0.', 'upsample_4x.0.'),
-    ('fpn1.1.ln.', 'upsample_4x.1.'),
-    ('fpn1.3.', 'upsample_4x.3.'),
-    ('fpn2.0.', 'upsample_2x.0.'),
-])
-DECODER = 'semsegdecoder'
-CLASSIFIER = 'semseghead'
+from s5_mm.converters.report import ConversionError, ConversionReport
+from s5_mm.converters.s5_seg import (DET_KIND, KINDS, check_kind,
+                                     convert_seg, detect_kind)
 
 
-def _is_square(num: int) -> bool:
-    return math.isqrt(num)**2 == num
+def convert_det(state: StateDict) -> Tuple[StateDict, ConversionReport]:
+    """The detector, by ``s5_mm.converters.obbdet``."""
+    try:
+        from s5_mm.converters.obbdet import convert_obbdet
+    except ImportError as err:
+        raise ConversionError(
+            'a det-moe-mdf checkpoint needs s5_mm/converters/obbdet.py, '
+            f'which this installation lacks ({err})') from err
+    target, dropped = convert_obbdet(state)
+    report = ConversionReport(
+        DET_KIND, consumed=[k for k in state if k not in dropped],
+        dropped=OrderedDict(dropped), filled=list(target))
+    report.check_complete(state)
+    return target, report
 
 
-def add_cls_slot(pos_embed: torch.Tensor) -> torch.Tensor:
-    """(1, N, C) without a cls slot -> mmseg's (1, 1 + N, C) (zero slot,
-    unused with ``with_cls_token=False``). Already slotted: unchanged."""
-    num = pos_embed.shape[1]
-    if _is_square(num):
-        slot = pos_embed.new_zeros(1, 1, pos_embed.shape[2])
-        return torch.cat([slot, pos_embed], dim=1)
-    grid_of(num - 1, 'pos_embed')  # raises unless 1 + square
-    return pos_embed
-
-
-def convert_backbone(state: StateDict) -> Tuple[StateDict, StateDict]:
-    """Authors' backbone (with neck) -> (backbone keys, neck keys)."""
-    backbone, neck = OrderedDict(), OrderedDict()
-    for key, value in state.items():
-        if key.startswith('fpn'):
-            old = next((o for o in NECK_KEYS if key.startswith(o)), None)
-            if old is None:
-                raise KeyError(f"unexpected neck key '{key}': the S5 neck has "
-                               f'parameters only under {list(NECK_KEYS)}')
-            neck[NECK_KEYS[old] + key[len(old):]] = value
-        elif key == 'pos_embed':
-            backbone[key] = add_cls_slot(value)
-        else:
-            backbone[key] = value
-    return backbone, neck
-
-
-def convert_heads(state: StateDict) -> StateDict:
-    """Authors' UperNet decoders + classifiers -> mmseg decode head keys."""
-    classifiers = sorted({
-        k.split('.')[0]
-        for k in state if k.startswith(CLASSIFIER)
-    })
-    out = OrderedDict()
-    if classifiers == [CLASSIFIER]:  # S4P model: one head
-        routes = {'decode_head.': (DECODER, CLASSIFIER)}
-    else:
-        names = [c[len(CLASSIFIER) + 1:] for c in classifiers]
-        unsuffixed = [n for n in names
-                      if not any(k.startswith(f'{DECODER}_{n}.')
-                                 for k in state)]
-        if len(unsuffixed) > 1:
-            raise ValueError(
-                f'heads {unsuffixed} have no decoder {DECODER}_<name>; only '
-                f'one of them can use the plain {DECODER}')
-        routes = {
-            f'decode_heads.{n.lower()}.':
-            (DECODER if n in unsuffixed else f'{DECODER}_{n}',
-             f'{CLASSIFIER}_{n}')
-            for n in names
-        }
-    for prefix, (decoder, classifier) in routes.items():
-        start = f'{decoder}.decode_head.'
-        for key, value in state.items():
-            if key.startswith(start) and not key.startswith(start +
-                                                            'conv_seg.'):
-                out[prefix + key[len(start):]] = value
-        for name in ('weight', 'bias'):
-            out[f'{prefix}conv_seg.{name}'] = state[f'{classifier}.1.{name}']
-    return out
+def convert_checkpoint(state: StateDict, kind: Optional[str] = None
+                       ) -> Tuple[StateDict, ConversionReport]:
+    """Any released checkpoint's state dict -> (target state, report)."""
+    kind = check_kind(detect_kind(state), kind)
+    if kind == DET_KIND:
+        return convert_det(state)
+    return convert_seg(state, kind)
 
 
 def convert_s5(state: StateDict) -> StateDict:
-    """Any released S5 checkpoint (backbone only, S4P UperNet or MDF
-    UperNet) -> s5_mm model keys (``backbone.``, ``neck.``, heads)."""
-    if any(k.startswith('encoder.') for k in state):
-        encoder = OrderedDict((k[len('encoder.'):], v)
-                              for k, v in state.items()
-                              if k.startswith('encoder.'))
-        heads = convert_heads(state)
-    else:
-        encoder, heads = state, OrderedDict()
-    if 'patch_embed.projection.weight' not in encoder:
-        raise KeyError('no patch_embed.projection.weight: not an S5 ViT '
-                       f'checkpoint (first keys: {list(encoder)[:5]})')
-    backbone, neck = convert_backbone(encoder)
-    out: Dict[str, torch.Tensor] = OrderedDict()
-    out.update(('backbone.' + k, v) for k, v in backbone.items())
-    out.update(('neck.' + k, v) for k, v in neck.items())
-    out.update(heads)
+    """Released S4P / segmentation state dict -> s5_mm keys."""
+    return convert_seg(state)[0]
+
+
+def backbone_only(state: StateDict, report: ConversionReport) -> StateDict:
+    """Keep ``backbone.*`` without the prefix; the source keys of the other
+    parts move to the report's dropped keys."""
+    out = OrderedDict((k[len('backbone.'):], v) for k, v in state.items()
+                      if k.startswith('backbone.'))
+    kept = {report.sources[k] for k in state if k.startswith('backbone.')}
+    for key in report.consumed:
+        if key not in kept:
+            report.dropped[key] = 'not part of the backbone (--backbone-only)'
+    report.consumed = [k for k in report.consumed if k in kept]
+    report.filled = list(out)
     return out
 
 
@@ -140,6 +93,10 @@ def parse_args():
         description="Convert the S5 authors' checkpoints to s5_mm keys")
     parser.add_argument('src', help="the authors' checkpoint")
     parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument(
+        '--kind', choices=KINDS,
+        help='the kind of SRC; the conversion stops if the keys show '
+        'another kind. Default: detected from the keys')
     parser.add_argument(
         '--backbone-only', action='store_true',
         help='write only the backbone, without prefix (for backbone.init_cfg)')
@@ -157,16 +114,24 @@ def parse_args():
 
 def main():
     args = parse_args()
-    state = convert_s5(load_state_dict(args.src, trust=args.trust_checkpoint))
+    raw = load_state_dict(args.src, trust=args.trust_checkpoint,
+                          strip_prefix=False)
+    try:
+        state, report = convert_checkpoint(raw, args.kind)
+    except ConversionError as err:
+        sys.exit(f'{args.src}: {type(err).__name__}: {err}')
+    part = None
     if args.backbone_only:
-        state = OrderedDict((k[len('backbone.'):], v)
-                            for k, v in state.items()
-                            if k.startswith('backbone.'))
+        state = backbone_only(state, report)
+        part = 'backbone'
+    elif report.kind == 's4p-encoder':
+        part = ('backbone', 'neck')
+    print(report.table())
     if args.check_config:
-        check_fits(state, args.check_config,
-                   part='backbone' if args.backbone_only else None,
+        check_fits(state, args.check_config, part=part,
                    source=f'{args.src} converted')
-    save_state_dict(state, args.dst, meta=dict(converted_from=args.src))
+    save_state_dict(state, args.dst,
+                    meta=dict(converted_from=args.src, kind=report.kind))
 
 
 if __name__ == '__main__':
