@@ -38,6 +38,9 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .report import (ConversionError, KindMismatchError, MissingKeyError,
+                     ShapeMismatchError, UnknownKeyError)
+
 StateDict = Dict[str, Tensor]
 
 #: the authors' task names, in expert order (their config's ``task_names``)
@@ -87,8 +90,9 @@ def target_classes_of(task: str) -> Tuple[str, ...]:
     """Class order of the mmrotate dataset that ``task`` converts to."""
     from mmrotate.registry import DATASETS
     if task not in TARGET_DATASETS:
-        raise KeyError(f"no mmrotate dataset known for task '{task}' (known: "
-                       f'{sorted(TARGET_DATASETS)}): pass target_classes')
+        raise ConversionError(
+            f"no mmrotate dataset known for task '{task}' (known: "
+            f'{sorted(TARGET_DATASETS)}): pass target_classes')
     return tuple(DATASETS.get(TARGET_DATASETS[task]).METAINFO['classes'])
 
 
@@ -97,7 +101,7 @@ def class_permutation(source: Sequence[str], target: Sequence[str],
     """Rows of a classifier in ``source`` order (background last) that give
     the ``target`` order (background last): ``new = old[perm]``."""
     if sorted(source) != sorted(target) or len(set(source)) != len(source):
-        raise ValueError(
+        raise ConversionError(
             f"task '{task}': the checkpoint's classes and the target "
             f'classes differ (only in checkpoint: '
             f'{sorted(set(source) - set(target))}, only in target: '
@@ -108,9 +112,9 @@ def class_permutation(source: Sequence[str], target: Sequence[str],
 
 def _shape(state: Mapping[str, Tensor], key: str) -> Tuple[int, ...]:
     if key not in state:
-        raise KeyError(f"the detector checkpoint has no '{key}': it is not a "
-                       "complete checkpoint of the authors' "
-                       'OBBTwoStageDetectorMTD')
+        raise MissingKeyError(
+            f"the detector checkpoint has no '{key}': it is not a complete "
+            "checkpoint of the authors' OBBTwoStageDetectorMTD")
     return tuple(state[key].shape)
 
 
@@ -127,13 +131,14 @@ def source_shapes(state: Mapping[str, Tensor],
     part = _shape(state, 'backbone.layers.0.ffn.experts.0.weight')[0]
     tokens = _shape(state, 'backbone.pos_embed')[1]
     layers = 1 + max(
-        int(k.split('.')[2]) for k in state if k.startswith('backbone.layers.'))
+        int(k.split('.')[2]) for k in state
+        if k.startswith('backbone.layers.'))
     out = {'backbone.cls_token': (1, 1, dims),
            'backbone.pos_embed': (1, tokens, dims),
            PATCH_KEY: (dims, chans, patch, patch),
            'backbone.patch_embed.projection.bias': (dims, )}
     if math.isqrt(tokens)**2 != tokens:
-        raise ValueError(
+        raise ShapeMismatchError(
             f"detector checkpoint key 'backbone.pos_embed' has {tokens} "
             'tokens, not a square grid without cls slot (their ViT has none)')
 
@@ -183,13 +188,13 @@ def _check_keys(state: Mapping[str, Tensor],
                 expected: Mapping[str, Tuple[int, ...]]) -> None:
     missing = [k for k in expected if k not in state]
     if missing:
-        raise KeyError(
+        raise MissingKeyError(
             f'the detector checkpoint lacks {len(missing)} keys of the '
             f"authors' OBBTwoStageDetectorMTD, e.g. {missing[:5]}: it is "
             'incomplete or another model')
     unknown = [k for k in state if k not in expected]
     if unknown:
-        raise KeyError(
+        raise UnknownKeyError(
             f'the detector checkpoint has {len(unknown)} keys that the '
             f"authors' OBBTwoStageDetectorMTD does not have, e.g. "
             f'{unknown[:5]}: nothing is guessed; convert only their released '
@@ -197,13 +202,14 @@ def _check_keys(state: Mapping[str, Tensor],
     for key, shape in expected.items():
         value = state[key]
         if tuple(value.shape) != shape:
-            raise ValueError(
+            raise ShapeMismatchError(
                 f"detector checkpoint key '{key}' has shape "
                 f'{tuple(value.shape)}, expected {shape} from the rest of the '
                 'checkpoint (and the class counts of its tasks)')
         if not value.is_floating_point():
-            raise ValueError(f"detector checkpoint key '{key}' is "
-                             f'{value.dtype}, expected floating point')
+            raise ShapeMismatchError(
+                f"detector checkpoint key '{key}' is {value.dtype}, expected "
+                'floating point')
 
 
 def _rename(key: str, tasks: Sequence[str],
@@ -231,7 +237,7 @@ def _rename(key: str, tasks: Sequence[str],
                     return None, (f"head of task '{task}', which is not in "
                                   f'dataset_names {list(kept)}')
                 return new.format(task) + key[len(old):], None
-    raise KeyError(f"unexpected detector checkpoint key '{key}'")
+    raise UnknownKeyError(f"unexpected detector checkpoint key '{key}'")
 
 
 def convert_obbdet(
@@ -260,21 +266,24 @@ def convert_obbdet(
         {dropped source key: reason}).
 
     Raises:
-        KeyError: a key is missing or unknown (named).
-        ValueError: a wrong shape or dtype, or classes that do not match.
+        MissingKeyError, UnknownKeyError: a key is missing or unknown (named;
+            both are KeyErrors).
+        ShapeMismatchError: a wrong shape or dtype (a ValueError).
+        KindMismatchError: not a detector checkpoint (a ValueError).
+        ConversionError: classes that do not match (a ValueError).
     """
     if not is_obbdet(state):
         found = sorted({k.split('.')[0] for k in state})[:8]
-        raise ValueError(
+        raise KindMismatchError(
             'not a detector checkpoint of the authors\' OBBDetection fork: '
             f"it needs '{PATCH_KEY}', 'rpn_head_<task>.*' and "
             f"'roi_head_<task>.*' keys, its keys start with {found} (a "
             'segmentation or S4P checkpoint? choose its kind)')
     unknown = [d for d in dataset_names if d not in task_names]
     if unknown or len(set(dataset_names)) != len(dataset_names):
-        raise ValueError(f'dataset_names {list(dataset_names)} must be '
-                         f'distinct task names of the checkpoint '
-                         f'{list(task_names)}')
+        raise ConversionError(
+            f'dataset_names {list(dataset_names)} must be distinct task '
+            f'names of the checkpoint {list(task_names)}')
     source_classes = dict(source_classes or SOURCE_CLASSES)
     _check_keys(state, source_shapes(state, task_names, source_classes))
     perms = {}

@@ -20,6 +20,10 @@ from reference_vit import s5_vit
 from s5mm_tiny_configs import shipped, tiny_config
 from s5_mm.converters.obbdet import (class_permutation, convert_obbdet,
                                      is_obbdet)
+from s5_mm.converters.report import (ConversionError, KindMismatchError,
+                                     MissingKeyError, ShapeMismatchError,
+                                     UnknownKeyError)
+from script_runner import run_script
 from s5_mm.utils import load_state_dict_strict
 
 CONFIG = ('s5-released_moe-mdf_vit-b_oriented-rcnn-le90_dior-r-dota2-'
@@ -220,8 +224,8 @@ def test_rpn_degenerate_proposals_differ_as_documented(converted):
     with opposite signs collapse the polygon onto a diagonal; mmrotate's
     cv2.minAreaRect makes it a zero-height box along the diagonal;
     OBBDetection's atan2 takes the angle of the rounding error between the
-    two coinciding corners (the horizontal box, or any box). Other boxes agree within
-    1e-3 px unless they are slivers (w / h >= 20) or over 1000 px long,
+    two coinciding corners (the horizontal box, or any box). Other boxes
+    agree within 1e-3 px unless they are slivers (w / h >= 20) or over 1000 px long,
     where cv2.minAreaRect's float32 arithmetic (and their pi = 3.141592)
     give up to ~0.5 px."""
     source, _, _, model = converted
@@ -275,26 +279,28 @@ def test_predict_runs_for_both_datasets(converted):
 def test_refuses_missing_key():
     state = authors_state()
     del state['backbone.layers.2.ffn.experts.1.bias']
-    with pytest.raises(KeyError, match=r'layers\.2\.ffn\.experts\.1\.bias'):
+    with pytest.raises(MissingKeyError,
+                       match=r'layers\.2\.ffn\.experts\.1\.bias'):
         convert_obbdet(state)
 
 
 def test_refuses_unknown_key():
     state = authors_state()
     state['roi_head_dota.bbox_head.fc_extra.weight'] = torch.zeros(3)
-    with pytest.raises(KeyError, match='fc_extra'):
+    with pytest.raises(UnknownKeyError, match='fc_extra'):
         convert_obbdet(state)
 
 
 def test_refuses_wrong_shape():
     state = authors_state()
     state['backbone.layers.1.ffn.experts.0.weight'] = torch.zeros(9, 128)
-    with pytest.raises(ValueError, match=r'layers\.1\.ffn\.experts\.0\.weig'):
+    with pytest.raises(ShapeMismatchError,
+                       match=r'layers\.1\.ffn\.experts\.0\.weight'):
         convert_obbdet(state)
     state = authors_state()  # 19 DOTA classes + background: not DOTA-v2
     state['roi_head_dota.bbox_head.fc_cls.weight'] = torch.zeros(20, 32)
     state['roi_head_dota.bbox_head.fc_cls.bias'] = torch.zeros(20)
-    with pytest.raises(ValueError, match='fc_cls.weight'):
+    with pytest.raises(ShapeMismatchError, match='fc_cls.weight'):
         convert_obbdet(state)
 
 
@@ -303,8 +309,11 @@ def test_refuses_a_segmentation_checkpoint():
            'semsegdecoder_vaihingen.decode_head.conv_seg.weight':
            torch.zeros(6, 8, 1, 1)}
     assert not is_obbdet(seg) and is_obbdet(authors_state())
-    with pytest.raises(ValueError, match='segmentation'):
+    with pytest.raises(KindMismatchError, match='segmentation'):
         convert_obbdet(seg)
+    other = dict(CLASSES, dota=CLASSES['dota'][:-1] + ('ship-yard', ))
+    with pytest.raises(ConversionError, match="only in target: .'helipad'"):
+        convert_obbdet(authors_state(), source_classes=other)
 
 
 def test_left_out_task_is_dropped_with_its_expert():
@@ -319,3 +328,41 @@ def test_left_out_task_is_dropped_with_its_expert():
     assert torch.equal(out['backbone.layers.3.ffn.experts.0.weight'],
                        state['backbone.layers.3.ffn.experts.1.weight'].float())
     assert not any('experts.1' in k or 'dior' in k for k in out)
+
+
+# ------------------------------------------------------------- the CLI
+def test_cli_converts_and_checks_the_config(tmp_path, repo_root):
+    """s5_to_s5mm.py on a file as their mmdet 2.x saves it ({'meta',
+    'state_dict', 'optimizer'}): kind det-moe-mdf detected, the summary
+    printed, the output loads strictly into the (tiny) released config."""
+    src, dst = tmp_path / 'det.pth', tmp_path / 'out' / 'det_s5mm.pth'
+    state = authors_state()
+    torch.save({'meta': {'mmdet_version': '2.2.0', 'epoch': 12},
+                'state_dict': state,
+                'optimizer': {'state': {}, 'param_groups': []}}, src)
+    cfg = tmp_path / 'tiny_released.py'
+    tiny_config(CONFIG).dump(str(cfg))
+    proc = run_script(['tools/model_converters/s5_to_s5mm.py', str(src),
+                       str(dst), '--check-config', str(cfg)], cwd=repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'det-moe-mdf' in proc.stdout
+    out = torch.load(dst)
+    assert out['meta']['kind'] == 'det-moe-mdf'
+    expected, _ = convert_obbdet(state)
+    assert out['state_dict'].keys() == expected.keys()
+    assert all(torch.equal(out['state_dict'][k], v)
+               for k, v in expected.items())
+
+
+def test_cli_names_the_key_of_a_broken_checkpoint(tmp_path, repo_root):
+    src = tmp_path / 'det.pth'
+    state = authors_state()
+    state['rpn_head_dota.rpn_reg.weight'] = torch.zeros(17, 16, 1, 1)
+    torch.save({'state_dict': state}, src)
+    proc = run_script(['tools/model_converters/s5_to_s5mm.py', str(src),
+                       str(tmp_path / 'out.pth'), '--kind', 'det-moe-mdf'],
+                      cwd=repo_root)
+    assert proc.returncode != 0
+    assert 'ShapeMismatchError' in proc.stderr
+    assert 'rpn_head_dota.rpn_reg.weight' in proc.stderr
+    assert not (tmp_path / 'out.pth').exists()

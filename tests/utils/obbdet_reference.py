@@ -258,8 +258,8 @@ def roi_align_rotated(feat, rois, spatial_scale, out=7, sample=2):
         ly, lx = y - y_low, x - x_low
         hy, hx = 1 - ly, 1 - lx
         f = feat[b]
-        val = (hy * hx * f[:, y_low, x_low] + hy * lx * f[:, y_low, x_high]
-               + ly * hx * f[:, y_high, x_low] + ly * lx * f[:, y_high, x_high])
+        val = (hy * hx * f[:, y_low, x_low] + hy * lx * f[:, y_low, x_high] +
+               ly * hx * f[:, y_high, x_low] + ly * lx * f[:, y_high, x_high])
         val = torch.where(empty, 0., val)
         outs.append(val.view(-1, out, sample, out, sample).mean((2, 4)))
     return torch.stack(outs)
