@@ -225,9 +225,9 @@ def test_rpn_degenerate_proposals_differ_as_documented(converted):
     cv2.minAreaRect makes it a zero-height box along the diagonal;
     OBBDetection's atan2 takes the angle of the rounding error between the
     two coinciding corners (the horizontal box, or any box). Other boxes
-    agree within 1e-3 px unless they are slivers (w / h >= 20) or over 1000 px long,
-    where cv2.minAreaRect's float32 arithmetic (and their pi = 3.141592)
-    give up to ~0.5 px."""
+    agree within 1e-3 px unless they are slivers (w / h >= 20) or over
+    1000 px long, where cv2.minAreaRect's float32 arithmetic (and their
+    pi = 3.141592) give up to ~0.5 px."""
     source, _, _, model = converted
     ours, (boxes, scores, offsets) = rpn_outputs(source, model, 'dota', 1.0)
     assert torch.equal(ours.scores, scores)
