@@ -1,2 +1,2 @@
 from . import (backbones, decode_heads, detectors, necks,  # noqa: F401
-               segmentors, utils)
+               roi_heads, segmentors, utils)

@@ -1,0 +1,3 @@
+from .roi_extractors import ExtendedRotatedRoIExtractor
+
+__all__ = ['ExtendedRotatedRoIExtractor']

@@ -1,0 +1,3 @@
+from .extended_rotated_roi_extractor import ExtendedRotatedRoIExtractor
+
+__all__ = ['ExtendedRotatedRoIExtractor']
