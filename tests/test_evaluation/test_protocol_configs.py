@@ -66,3 +66,24 @@ def test_protocol_evaluators():
     resize = [t for t in seg.test_dataloader.dataset.datasets[2].pipeline
               if t.type == 'Resize']
     assert resize[0].scale == (512, 512)
+
+
+def test_released_detectors_protocol_configs():
+    """The released detectors' protocol and submission configs: the
+    authors' architecture (extended RoIs, 2 experts) with the protocol's
+    evaluators."""
+    for size in ('b', 'l'):
+        base = (RELEASED + f's5-released_moe-mdf_vit-{size}_oriented-rcnn-'
+                'le90_dior-r-dota2-1024x1024')
+        released = Config.fromfile(base + '.py')
+        protocol = Config.fromfile(base + '_test-protocol.py')
+        assert protocol.model == released.model
+        assert protocol.model.roi_head.bbox_roi_extractor.extend_factor == \
+            (1.4, 1.2)
+        dota = protocol.test_evaluator.dataset_metrics.dota
+        assert dota.type == 'FullSceneDOTAMetric' and dota.iou_thr == 0.1
+        sub = Config.fromfile(base + '_dota2-test-submission.py')
+        assert sub.model == released.model
+        plain = Config.fromfile(SUBMISSION)
+        assert sub.test_evaluator == plain.test_evaluator
+        assert sub.test_dataloader == plain.test_dataloader
