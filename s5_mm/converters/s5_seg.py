@@ -31,8 +31,8 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from torch.overrides import TorchFunctionMode
-from torch.utils._device import _device_constructors
+
+from s5_mm.utils.meta_device import MetaTensors
 
 from .report import (ConversionReport, KindMismatchError, MissingKeyError,
                      ShapeMismatchError, UnknownKeyError)
@@ -252,19 +252,6 @@ def convert_seg(state: StateDict,
             f'{list(AUTHORS_TASKS)})')
     check_target(out, origin, expected_shapes(out, kind))
     return out, report
-
-
-class MetaTensors(TorchFunctionMode):
-    """Create tensors on the meta device, except ``torch.linspace`` (mmseg's
-    ViT turns its drop-path schedule into floats with ``.item()``); as in
-    ``tools/analysis_tools/count_params.py``."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if (func in _device_constructors() and func is not torch.linspace
-                and kwargs.get('device') is None):
-            kwargs['device'] = torch.device('meta')
-        return func(*args, **kwargs)
 
 
 def _num_experts(out: StateDict) -> int:

@@ -270,7 +270,7 @@ def test_shipped_config_fits_full_size_release(config, kind, dims, depth):
     from s5_reference_seg import ENC, uper_shapes
     from reference_vit import vit_shapes
 
-    from s5_mm.converters.s5_seg import MetaTensors
+    from s5_mm.utils.meta_device import MetaTensors
     experts = 4 if kind == 'seg-moe-mdf' else 0
     shapes = {ENC + k: v for k, v in vit_shapes(
         's5', dims, depth, 16, 32, experts=experts, p=256).items()}

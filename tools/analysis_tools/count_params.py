@@ -11,30 +11,16 @@ from typing import Optional
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from torch.overrides import TorchFunctionMode
-from torch.utils._device import _device_constructors
 
 import s5_mm  # noqa: F401
-
-
-class MetaParams(TorchFunctionMode):
-    """Create tensors on the meta device, except ``torch.linspace`` (mmseg's
-    ViT turns its drop-path schedule into floats with ``.item()``, which a
-    meta tensor cannot do; those few values are computed on the CPU)."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if (func in _device_constructors() and func is not torch.linspace
-                and kwargs.get('device') is None):
-            kwargs['device'] = torch.device('meta')
-        return func(*args, **kwargs)
+from s5_mm.utils.meta_device import MetaTensors
 
 
 def count_params(cfg: Config, trainable_only: bool = False) -> float:
     """Parameters of ``cfg.model`` in millions (built on the meta device)."""
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmengine.registry import MODELS
-    with MetaParams():
+    with MetaTensors():
         model = MODELS.build(cfg.model)
     return sum(p.numel() for p in model.parameters()
                if p.requires_grad or not trainable_only) / 1e6
