@@ -10,7 +10,7 @@ dior_name = 'dior'
 dior_data_root = 'data/DIOR/'
 dior_scale = (1024, 1024)
 dior_train_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
     dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
     dict(type='mmdet.Resize', scale=dior_scale, keep_ratio=True),
@@ -20,7 +20,7 @@ dior_train_pipeline = [
     dict(type='mmdet.SetDatasetName', name=dior_name),
 ]
 dior_test_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.Resize', scale=dior_scale, keep_ratio=True),
     # annotations are loaded after Resize so the boxes stay in the
     # original frame, where the predictions are compared with them
