@@ -40,7 +40,7 @@ def test_bundled_patches_load_like_mmrotate(moe_cfg, data_root):
      'difficulty an integer'),
     ('251.0 457.0 260.0 466.0 235.0 493.0 226.0 485.0 boat 0\n',
      "unknown class 'boat'"),
-    ('gsd:0.146\n', 'expected 10 fields'),
+    ('gsd:0.146\n', 'raw DOTA header line'),
 ])
 def test_malformed_line_names_file_and_line(moe_cfg, tmp_path, bad, match):
     ann, img = tmp_path / 'annfiles', tmp_path / 'images'

@@ -34,7 +34,7 @@ dior_test_pipeline = [
 dior_train_dataset = dict(
     type='ConcatDataset',
     datasets=[
-        dict(type='DIORDataset',
+        dict(type='StrictDIORDataset',
              data_root=dior_data_root,
              ann_file=f'ImageSets/Main/{split}.txt',
              data_prefix=dict(img_path='JPEGImages-trainval'),
@@ -42,7 +42,7 @@ dior_train_dataset = dict(
              pipeline=dior_train_pipeline) for split in ('train', 'val')
     ])
 dior_test_dataset = dict(
-    type='DIORDataset',
+    type='StrictDIORDataset',
     data_root=dior_data_root,
     ann_file='ImageSets/Main/test.txt',
     data_prefix=dict(img_path='JPEGImages-test'),

@@ -9,6 +9,7 @@ unrotated, so the pixels are used as stored) and then applies the config's
 :class:`~s5_mm.datasets.band_rule.BandRule`, or stops with an error naming
 the file, its dtype and its band count.
 """
+import warnings
 from typing import Optional, Union
 
 import mmcv
@@ -20,12 +21,35 @@ from mmengine.registry import TRANSFORMS  # root: found from every scope
 from s5_mm.datasets.band_rule import BandRule, apply_band_rule
 
 
+class ImageDecodeError(ValueError):
+    """The file is not an image any reader decodes (truncated, corrupt)."""
+
+
+#: first bytes of TIFF and BigTIFF files
+TIFF_MAGIC = (b'II*\x00', b'MM\x00*', b'II+\x00', b'MM\x00+')
+
+
+def _decode_gdal(img_bytes: bytes, source: str) -> np.ndarray:
+    try:
+        from rasterio.errors import NotGeoreferencedWarning
+        from rasterio.io import MemoryFile
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            with MemoryFile(img_bytes) as mem, mem.open() as raster:
+                return np.moveaxis(raster.read(), 0, -1)
+    except Exception as e:  # neither decoder reads it
+        raise ImageDecodeError(f'cannot decode image {source} (truncated, '
+                               'or not an image OpenCV or GDAL reads): '
+                               f'{e}') from e
+
+
 def decode_stored(img_bytes: bytes, source: str = 'image') -> np.ndarray:
     """Decode image bytes as stored, in the file's band order.
 
-    OpenCV (``IMREAD_UNCHANGED``: native dtype, alpha / 4th band kept,
-    EXIF orientation ignored) for what it reads, GDAL (rasterio) for the
-    rest (TIFFs with more than 4 bands).
+    TIFFs through GDAL (rasterio): every band, in file order (OpenCV reads
+    a 4-band TIFF without colour tags as one band). Other files through
+    OpenCV with ``IMREAD_UNCHANGED`` (native dtype, alpha kept, EXIF
+    orientation ignored), GDAL for what OpenCV does not read.
 
     Args:
         img_bytes (bytes): the encoded file.
@@ -34,18 +58,14 @@ def decode_stored(img_bytes: bytes, source: str = 'image') -> np.ndarray:
     Returns:
         np.ndarray: (H, W) or (H, W, C), band 1 first.
     """
+    if img_bytes[:4] in TIFF_MAGIC:
+        return _decode_gdal(img_bytes, source)
     img = mmcv.imfrombytes(img_bytes, flag='unchanged', backend='cv2')
-    if img is not None:
-        if img.ndim == 3 and img.shape[2] in (3, 4):  # cv2: BGR(A)
-            img = img[..., [2, 1, 0, 3][:img.shape[2]]]
-        return img
-    try:
-        from rasterio.io import MemoryFile
-        with MemoryFile(img_bytes) as mem, mem.open() as raster:
-            return np.moveaxis(raster.read(), 0, -1)
-    except Exception as e:  # neither decoder reads it
-        raise ValueError(f'cannot decode image {source} (truncated, or not '
-                         f'an image OpenCV or GDAL reads): {e}') from e
+    if img is None:
+        return _decode_gdal(img_bytes, source)
+    if img.ndim == 3 and img.shape[2] in (3, 4):  # cv2: BGR(A)
+        img = img[..., [2, 1, 0, 3][:img.shape[2]]]
+    return img
 
 
 def read_image_checked(img_bytes: bytes,
@@ -56,11 +76,11 @@ def read_image_checked(img_bytes: bytes,
     The one reading shared by :class:`LoadImageChecked` and
     ``tools/analysis_tools/check_dataset.py``.
     """
-    img = mmcv.imfrombytes(img_bytes, flag='unchanged', backend='cv2') \
-        if rule.is_identity else None
-    if img is not None and img.dtype == np.uint8 and img.ndim == 3 and \
-            img.shape[2] == rule.num_channels == 3:
-        return img  # the common case: 8-bit RGB, cv2 already gives BGR
+    if rule.is_identity and img_bytes[:4] not in TIFF_MAGIC:
+        img = mmcv.imfrombytes(img_bytes, flag='unchanged', backend='cv2')
+        if img is not None and img.dtype == np.uint8 and img.ndim == 3 \
+                and img.shape[2] == rule.num_channels == 3:
+            return img  # the common case: 8-bit RGB, cv2 gives BGR
     return apply_band_rule(decode_stored(img_bytes, source), rule, source)
 
 
