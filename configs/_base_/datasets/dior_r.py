@@ -1,4 +1,5 @@
-# DIOR-R (20 classes, 800x800 images) through mmrotate's DIORDataset.
+# DIOR-R (20 classes, 800x800 images) through StrictDIORDataset (mmrotate's
+# DIORDataset that checks every XML object first, docs/datasets.md).
 # Layout under data_root (as distributed): JPEGImages-trainval/,
 # JPEGImages-test/, Annotations/Oriented Bounding Boxes/*.xml,
 # ImageSets/Main/{train,val,test}.txt.
