@@ -104,6 +104,30 @@ print(torch.version.cuda or "-", ";".join(caps) or "-", torch.__version__.replac
   fi
 }
 
+# pip's resolver reports "ERROR: pip's dependency resolver ..." and "openmim
+# 0.3.9 requires opendatalab, which is not installed." after the openmim
+# steps: opendatalab is left out on purpose (below). That one report becomes
+# one line of ours; every other line pip prints passes unchanged.
+explain_openmim_conflict() {
+  awk '
+    /^ERROR: pip.s dependency resolver does not currently take into account/ { held = $0; next }
+    held != "" && /^openmim [0-9.]+ requires opendatalab, which is not installed\.$/ { seen = 1; next }
+    held != "" { print held; held = "" }
+    { print }
+    END {
+      if (held != "" && !seen) print held
+      if (seen) print "[setup_env] note: pip reports openmim'"'"'s dependency opendatalab as missing: it is left out on purpose (it would pull openxlab and downgrade setuptools, rich, tqdm and requests; mim never imports it), not an error"
+    }'
+}
+openmim_pip() {
+  local err rc=0
+  err=$(mktemp)
+  "${PIP[@]}" "$@" 2>"$err" || rc=$?
+  explain_openmim_conflict <"$err" >&2
+  rm -f "$err"
+  return $rc
+}
+
 # Free disk before anything is installed: a full disk in the middle of pip
 # leaves a half-installed venv and an OSError 28 far from its cause. The CUDA
 # build of torch 2.14.1 is 2.8 GB of wheels (downloaded to $TMPDIR, not kept in
@@ -242,8 +266,8 @@ step "OpenMMLab libraries (mmseg, mmdet, mmpretrain, mmrotate) and faiss"
 step "openmim (mim train / mim test), without openxlab"
 # openmim's declared opendatalab -> openxlab would downgrade setuptools, rich,
 # tqdm and requests; mim never imports them (requirements/openmim.txt).
-"${PIP[@]}" -q --no-deps "openmim==0.3.9"
-"${PIP[@]}" -q -c "$CONSTRAINTS" -r "$ROOT/requirements/openmim.txt"
+openmim_pip -q --no-deps "openmim==0.3.9"
+openmim_pip -q -c "$CONSTRAINTS" -r "$ROOT/requirements/openmim.txt"
 
 step "s5_mm (editable, in the layout mim finds)"
 # mim 0.3.9 looks for <pkg_resources location>/s5_mm/.mim/tools/train.py. A

@@ -4,8 +4,8 @@
                          [--show-dir DIR] [--allow-partial-load]
                          [--cfg-options k=v ...] [--launcher pytorch|slurm|mpi]
 
-The checkpoint loads strictly: one that does not fit the model is an error
-(docs/reliability.md).
+The checkpoint loads strictly: one that does not fit the model is an error,
+and so is a truncated or unreadable one (named; docs/reliability.md).
 """
 import argparse
 import os
@@ -15,6 +15,7 @@ import s5_mm  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from s5_mm.utils.checkpoint import check_checkpoint_file
 from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 from s5_mm.utils.tta import enable_tta
@@ -59,6 +60,7 @@ def main():
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} file not found: {path}')
+    check_checkpoint_file(args.checkpoint, 'checkpoint')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

@@ -6,7 +6,11 @@ Same flags as mmseg's tools/train.py:
                           [--launcher pytorch|slurm|mpi]
 
 Checkpoints (``load_from``, ``--resume``) load strictly: a checkpoint that
-does not fit the model is an error (docs/reliability.md).
+does not fit the model is an error, and so is a truncated or unreadable one
+(named). One run per work dir: a second run on a work dir a live run holds
+stops, naming that process (``WORK_DIR/train.lock``). ``--resume`` without a
+path resumes from the work dir's own newest intact checkpoint
+(docs/reliability.md).
 """
 import argparse
 import logging
@@ -19,6 +23,9 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from s5_mm.utils.amp import disable_amp_without_accelerator
+from s5_mm.utils.checkpoint import (CheckpointReadError,
+                                   check_checkpoint_file)
+from s5_mm.utils.work_dir import WorkDirLock, find_resume_checkpoint
 from s5_mm.utils.tool_cfg import prepare_tool_cfg
 from s5_mm.utils.dist import prepare_cpu_distributed
 
@@ -87,21 +94,50 @@ def main():
 
     disable_amp_without_accelerator(cfg)
 
-    fresh_start = None
+    # one run per work dir (rank 0 holds the lock for all ranks)
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    lock = WorkDirLock(osp.abspath(cfg.work_dir)) if rank == '0' else None
+    notes = [lock.acquire()] if lock is not None else []
+    try:
+        train(cfg, args, [n for n in notes if n])
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def train(cfg: Config, args: argparse.Namespace, notes: list) -> None:
+    """Resolve what to resume or load, build the runner and train."""
     if args.resume == 'auto':
         cfg.load_from = None
         # cluster jobs pass --resume on every (re)start: the first start has
         # nothing to resume (no last_checkpoint file, which mmengine's
-        # auto-resume reads), and says so
-        cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
-        if not cfg.resume:
-            fresh_start = (f'--resume: no checkpoint in {cfg.work_dir} (no '
-                           'last_checkpoint file), starting from iteration 0')
+        # auto-resume reads), and says so. last_checkpoint is read in this
+        # work dir (a copied / moved one resumes from its own files); a
+        # broken checkpoint falls back to the newest intact one.
+        if not osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
+            notes.append(f'--resume: no checkpoint in {cfg.work_dir} (no '
+                         'last_checkpoint file), starting from iteration 0')
+        else:
+            found, skipped = find_resume_checkpoint(cfg.work_dir)
+            if found is None:
+                raise CheckpointReadError(
+                    f'--resume: no readable checkpoint in {cfg.work_dir}: '
+                    f'{"; ".join(skipped)}. Copy them again, or start '
+                    'without --resume')
+            if skipped:
+                notes.append(f'--resume: skipped {"; ".join(skipped)}: '
+                             f'resuming from {found}, the newest intact '
+                             'checkpoint')
+            cfg.resume = True
+            cfg.load_from = found
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
+        check_checkpoint_file(args.resume, '--resume')
         cfg.resume = True
         cfg.load_from = args.resume
+    elif cfg.get('load_from') and osp.isfile(cfg.load_from):
+        check_checkpoint_file(cfg.load_from, 'load_from')
 
     prepare_tool_cfg(cfg, args.allow_partial_load)
 
@@ -111,8 +147,8 @@ def main():
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    if fresh_start is not None:
-        runner.logger.info(fresh_start)
+    for note in notes:
+        runner.logger.info(note)
     runner.train()
 
 

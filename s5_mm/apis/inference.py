@@ -94,7 +94,7 @@ def build_inference_pipeline(dataset_cfg: dict,
         name = _short(t['type'])
         if name.startswith(DROP_FOR_INFERENCE):
             continue
-        if name == 'LoadImageFromFile':
+        if name in ('LoadImageFromFile', 'LoadImageChecked'):
             t = dict(type=_NDARRAY_LOADER.get(scope, 'LoadImageFromNDArray'))
         steps.append(t)
     if dataset_name is not None and pipeline_dataset_name(steps) is None:

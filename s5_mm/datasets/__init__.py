@@ -1,2 +1,2 @@
 from . import openearthmap, transforms, unlabeled_dataset  # noqa: F401
-from . import dota  # noqa: F401
+from . import dior, dota  # noqa: F401

@@ -10,7 +10,9 @@ keys, unexpected keys and shape mismatches with both shapes, unless a partial
 load is asked for (``allow_partial=True``).
 """
 import logging
+import os.path as osp
 import re
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Union
@@ -33,6 +35,47 @@ _SHOW = 10  # keys listed per kind
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint's weights do not fit the model they are loaded into."""
+
+
+class CheckpointReadError(RuntimeError):
+    """A checkpoint file is truncated, corrupt or not a checkpoint."""
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why the local file ``path`` is not a readable checkpoint (None when
+    it is).
+
+    torch's zip format is checked without unpickling (every member's CRC:
+    a file cut short or damaged in a copy fails); anything else (the legacy
+    pickle format) is loaded once with ``torch.load``.
+    """
+    if not osp.isfile(path):
+        return 'no such file'
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            return f'damaged zip archive: {e}'
+        return None if bad is None else f'corrupt member {bad}'
+    import torch
+    try:
+        torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e:  # any reader error means unreadable
+        return (f'{type(e).__name__}: {e}'.splitlines()[0] +
+                f' ({osp.getsize(path)} bytes; truncated?)')
+    return None
+
+
+def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
+    """Raise :class:`CheckpointReadError` naming ``path`` (given as
+    ``what``, e.g. '--resume' or 'load_from') if it is not readable."""
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        raise CheckpointReadError(
+            f'{what} {path} is not a readable checkpoint: {problem}. It is '
+            'truncated or corrupt (an interrupted save or copy?): copy it '
+            'again, or use an earlier checkpoint')
 
 
 @dataclass

@@ -11,7 +11,7 @@ DEFAULT_TTA_VIEWS = [
     dict(type='RandomFlip', prob=0., direction='horizontal'),
     dict(type='RandomFlip', prob=1., direction='horizontal'),
 ]
-_LOADERS = ('LoadImageFromFile', 'LoadImageFromNDArray')
+_LOADERS = ('LoadImageFromFile', 'LoadImageChecked', 'LoadImageFromNDArray')
 
 
 def wrap_tta_pipeline(pipeline: list, views: list) -> list:

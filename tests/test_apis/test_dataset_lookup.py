@@ -59,7 +59,7 @@ def test_shipped_multi_dataset_configs():
         'moe-mdf-p256_vit-b_oriented-rcnn-le90_8xb2-12e_dior-r-dota2-'
         '1024x1024.py'))
     assert find_dataset(det, 'dota')['type'] == 'StrictDOTAv2Dataset'
-    assert find_dataset(det, 'dior')['type'] == 'DIORDataset'
+    assert find_dataset(det, 'dior')['type'] == 'StrictDIORDataset'
     meta = dataset_metainfo(find_dataset(det, 'dota'), 'mmrotate')
     assert len(meta['classes']) == 18 and meta['classes'][6] == 'ship'
     seg = Config.fromfile(shipped(

@@ -40,7 +40,13 @@ def test_bundled_patches_load_like_mmrotate(moe_cfg, data_root):
      'difficulty an integer'),
     ('251.0 457.0 260.0 466.0 235.0 493.0 226.0 485.0 boat 0\n',
      "unknown class 'boat'"),
-    ('gsd:0.146\n', 'expected 10 fields'),
+    ('gsd:0.146\n', 'raw DOTA header line'),
+    ('251.0 457.0 260.0 nan 235.0 493.0 226.0 485.0 ship 0\n',
+     r'non-finite coordinate \(nan / inf\)'),
+    ('251.0 457.0 260.0 466.0 inf 493.0 226.0 485.0 ship 0\n',
+     'non-finite coordinate'),
+    ('251.0 457.0 260.0 466.0 235.0 493.0 226.0 485.0 ship -1\n',
+     'negative difficulty -1'),
 ])
 def test_malformed_line_names_file_and_line(moe_cfg, tmp_path, bad, match):
     ann, img = tmp_path / 'annfiles', tmp_path / 'images'
@@ -99,3 +105,54 @@ def test_mmrotate_split_tool_output_loads(moe_cfg, tmp_path, data_root):
     total = sum(len(dataset.get_data_info(i)['instances'])
                 for i in range(len(dataset)))
     assert total >= labels.count('\n')  # objects on window borders repeat
+
+
+def test_raw_scene_header_is_refused_and_its_split_loads(moe_cfg, tmp_path):
+    """The real raw scene P1888 starts with imagesource: / gsd: lines:
+    refused at line 1 with a pointer to the split tool (the rule of
+    docs/datasets.md); mmrotate's tool output of it loads, truncated
+    boxes (difficulty 2) included."""
+    from dota_split_utils import RAW, split_p1888
+    with pytest.raises(ValueError) as err:
+        _build(osp.join(RAW, 'labelTxt'), osp.join(RAW, 'images'))
+    msg = str(err.value)
+    assert "P1888.txt, line 1: 'imagesource:GoogleEarth'" in msg
+    assert 'raw DOTA header line' in msg and 'img_split.py' in msg
+    out = split_p1888(tmp_path / 'split', size=256, gap=64)
+    dataset = _build(osp.join(out, 'annfiles'), osp.join(out, 'images'))
+    assert len(dataset) == 12  # 4 x 3 windows over 712 x 557
+    lines = [line.split() for p in sorted((tmp_path / 'split' / 'annfiles')
+                                          .iterdir()) for line in open(p)]
+    assert sum(len(dataset.get_data_info(k)['instances'])
+               for k in range(len(dataset))) == len(lines)
+    assert sum(f[9] == '2' for f in lines) == 13  # cut at a patch border
+
+
+def test_images_without_labels_warn_with_count_or_stop(moe_cfg, tmp_path,
+                                                       data_root):
+    from mmengine.logging import MMLogger
+    src = osp.join(data_root, 'dota_split')
+    ann, img = tmp_path / 'annfiles', tmp_path / 'images'
+    shutil.copytree(osp.join(src, 'labelTxt'), ann)
+    shutil.copytree(osp.join(src, 'images'), img)
+    for name in ('P0706__1__0___0', 'P0706__1__0___256'):
+        (ann / f'{name}.txt').unlink()
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = type('H', (__import__('logging').Handler, ), dict(
+        emit=lambda self, r: records.append(r.getMessage())))()
+    logger.addHandler(handler)
+    try:
+        dataset = _build(ann, img)
+    finally:
+        logger.removeHandler(handler)
+    assert len(dataset) == 2
+    said = [r for r in records if 'have no label file' in r]
+    assert len(said) == 1
+    assert said[0].startswith(f'2 image(s) in {img}')
+    assert str(img / 'P0706__1__0___0.png') in said[0]
+    assert str(img / 'P0706__1__0___256.png') in said[0]
+    with pytest.raises(ValueError, match='2 image.s. in .* have no label'):
+        DATASETS.build(dict(type='StrictDOTAv2Dataset', ann_file=str(ann),
+                            data_prefix=dict(img_path=str(img)),
+                            images_without_labels='error', pipeline=[]))

@@ -1,9 +1,12 @@
 """tools/analysis_tools/check_dataset.py: one planted defect of each kind is
 listed with its file and rule (exit 1); the bundled data passes (exit 0)."""
+import glob
 import json
+import os
 import os.path as osp
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -258,3 +261,112 @@ def test_report_leaves_the_callers_matplotlib_backend(tmp_path):
     png = np.asarray(Image.open(paths[1]))
     assert png.shape[:2] == (224, 800)
     assert json.load(open(paths[0])) == report
+
+
+def _outside(line, w=256, h=256):
+    """How far (px) a DOTA line's corners reach out of a w x h patch."""
+    c = np.array(line.split()[:8], float)
+    return max(-c[0::2].min(), c[0::2].max() - w, -c[1::2].min(),
+               c[1::2].max() - h, 0.)
+
+
+@pytest.fixture(scope='module')
+def split_det(tmp_path_factory):
+    """The raw DOTA scene P1888 split by mmrotate's tool at 256 / 64 (boxes
+    cut at patch borders), and DIOR-R with a class in another case."""
+    from dota_split_utils import split_p1888
+    root = tmp_path_factory.mktemp('split_det')
+    dota = split_p1888(root / 'dota', size=256, gap=64)
+    dior = root / 'dior'
+    shutil.copytree(DIOR_SRC, dior)
+    xml = dior / XML / '00001.xml'
+    xml.write_text(xml.read_text().replace(
+        '<name>golffield</name>', '<name>Expressway-Service-area</name>'))
+    return dota, dior
+
+
+def _det_cfg(tmp_path, dota_root, dior_root):
+    path = det_config(tmp_path, dota_root, dior_root)
+    path.write_text(path.read_text().replace(
+        "ann_file='labelTxt/'", "ann_file='annfiles/'"))
+    return path
+
+
+def test_split_tool_output_passes_and_unlabeled_images_are_counted(
+        split_det, tmp_path):
+    dota, dior = split_det
+    lines = [line for p in glob.glob(osp.join(dota, 'annfiles', '*.txt'))
+             for line in open(p)]
+    cut = [line for line in lines if _outside(line) > 1]
+    assert len(cut) == 13 and all(line.split()[9] == '2' for line in cut)
+    assert max(map(_outside, cut)) >= 9  # e.g. 9 px out of a 256 px patch
+    copy = tmp_path / 'dota'
+    shutil.copytree(dota, copy)
+    names = sorted(os.listdir(copy / 'annfiles'))
+    for name in names[:2]:
+        os.remove(copy / 'annfiles' / name)
+    cfg = _det_cfg(tmp_path, copy, dior)
+    proc, report = run_tool(cfg, '--split', 'train', out=tmp_path / 'a')
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert report['errors'] == 0
+    warned = [f for f in report['datasets']['train/dota']['warnings']
+              if f['rule'] == 'image_without_label']
+    assert len(warned) == 1
+    assert '2 image(s) in' in warned[0]['message']
+    assert names[0].replace('.txt', '.png') in warned[0]['message']
+    assert report['datasets']['train/dior']['class_counts'][
+        'expressway-service-area'] == 1
+    proc, report = run_tool(cfg, '--split', 'train', '--strict',
+                            out=tmp_path / 'b')
+    assert proc.returncode == 1
+    assert [f['rule'] for d in report['datasets'].values()
+            for f in d['errors']] == ['image_without_label']
+
+
+def test_real_defects_of_this_round_are_errors(split_det, tmp_path):
+    dota, dior = split_det
+    copy, dior_copy = tmp_path / 'dota', tmp_path / 'dior'
+    shutil.copytree(dota, copy)
+    shutil.copytree(dior, dior_copy)
+    ann = copy / 'annfiles'
+    names = sorted(p[:-4] for p in os.listdir(ann))
+    cut = next(line for n in names for line in open(ann / f'{n}.txt')
+               if _outside(line) > 1)
+    # the same cut box, pushed 3 times its height further out
+    c = np.array(cut.split()[:8], float)
+    push = 3 * np.ptp(c[1::2]) * (1 if c[1::2].mean() > 128 else -1)
+    far = c + np.tile([0., push], 4)
+    edits = {
+        names[0]: 'nan 10 20 10 20 20 10 20 small-vehicle 0\n',
+        names[1]: '10 10 20 10 20 20 10 20 small-vehicle -1\n',
+        names[2]: ' '.join(map(str, far)) + ' large-vehicle 2\n',
+    }
+    for name, line in edits.items():
+        with open(ann / f'{name}.txt', 'a') as f:
+            f.write(line)
+    with open(ann / f'{names[3]}.txt') as f:
+        text = f.read()
+    (ann / f'{names[3]}.txt').write_text('imagesource:GoogleEarth\n' + text)
+    img = cv2.imread(str(copy / 'images' / f'{names[4]}.png'))
+    cv2.imwrite(str(copy / 'images' / f'{names[4]}.png'),
+                img.astype(np.uint16) * 16)
+    xml = dior_copy / XML / '00001.xml'
+    xml.write_text(xml.read_text().replace('Expressway-Service-area',
+                                           'golffield '))
+    cfg = _det_cfg(tmp_path, copy, dior_copy)
+    proc, report = run_tool(cfg, '--split', 'train', out=tmp_path / 'out')
+    assert proc.returncode == 1
+    assert findings(report) == {
+        (f'{names[0]}.txt', 'non_finite_box'),
+        (f'{names[1]}.txt', 'bad_difficulty'),
+        (f'{names[2]}.txt', 'box_outside_image'),
+        (f'{names[3]}.txt', 'dota_header'),
+        (f'{names[4]}.png', 'image_format'),
+        ('00001.xml', 'unknown_class'),
+    }
+    messages = {f['rule']: f['message']
+                for d in report['datasets'].values() for f in d['errors']}
+    assert 'uint16' in messages['image_format']
+    assert '3 band(s)' in messages['image_format']
+    assert 'surrounding whitespace' in messages['unknown_class']
+    assert 'line 1' in messages['dota_header']

@@ -118,3 +118,41 @@ def test_disk_check_refuses_bad_settings(tmp_path):
     _, proc = check_disk(dict(TMPDIR=str(missing)))
     assert proc.returncode == 1
     assert f'TMPDIR={missing} is not a folder' in proc.stderr
+
+
+PIP_CONFLICT = (
+    "ERROR: pip's dependency resolver does not currently take into account "
+    'all the packages that are installed. This behaviour is the source of '
+    'the following dependency conflicts.\n'
+    'openmim 0.3.9 requires opendatalab, which is not installed.\n')
+
+
+def _explain(stderr_text):
+    """tools/setup_env.sh's filter of the openmim pip steps' stderr."""
+    with open(SCRIPT) as f:
+        text = f.read()
+    start = text.index('explain_openmim_conflict() {')
+    func = text[start:text.index('\n}\n', start) + 3]
+    proc = subprocess.run(['bash', '-c', func + 'explain_openmim_conflict'],
+                          input=stderr_text, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_openmim_resolver_error_becomes_one_line_of_ours():
+    out = _explain('Collecting rich\n' + PIP_CONFLICT)
+    assert 'ERROR' not in out and 'opendatalab, which is not' not in out
+    lines = out.splitlines()
+    assert lines[0] == 'Collecting rich'
+    assert len(lines) == 2 and lines[1].startswith('[setup_env] note: pip')
+    assert 'left out on purpose' in lines[1]
+    # any other conflict is printed as pip wrote it
+    other = PIP_CONFLICT + 'rich 13.4 requires pygments, which is not ' \
+        'installed.\n'
+    out = _explain(other)
+    assert out.startswith("ERROR: pip's dependency resolver")
+    assert 'rich 13.4 requires pygments' in out
+    assert 'openmim 0.3.9 requires opendatalab' not in out
+    assert _explain('ERROR: No matching distribution found for x\n') == \
+        'ERROR: No matching distribution found for x\n'

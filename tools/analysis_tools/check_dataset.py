@@ -1,7 +1,7 @@
 """Check the datasets of a config before training on them.
 
     python tools/analysis_tools/check_dataset.py CONFIG [--split train|val|test]
-        [--dataset NAME] [--workers N] [--out DIR]
+        [--dataset NAME] [--workers N] [--strict] [--out DIR]
 
 Walks every dataset of the config (inside ConcatDataset, multi-dataset and
 semi-supervised configs, labeled and unlabeled) and lists, per file, every
@@ -9,8 +9,11 @@ broken rule: unreadable images, labels whose size differs from the image's,
 label values outside [0, num_classes) and the ignore index (after
 reduce_zero_label / label_map), heads whose num_classes differ from the
 dataset's, malformed DOTA / DIOR-R labels, boxes outside the image and
-unknown class names; warns about images without objects / labeled pixels
-and classes that never occur. Writes DIR/report.json and
+unknown class names, non-finite coordinates, negative difficulties, images
+the pipeline's LoadImageChecked would refuse (bit depth, band count); warns
+about images without objects / labeled pixels, DOTA images without a label
+file (errors with --strict) and classes that never occur. Writes
+DIR/report.json and
 DIR/class_histogram.png (default DIR: work_dirs/check_dataset/<config>).
 Exits 1 if there is any error (see s5_mm/datasets/checks/).
 """
@@ -37,6 +40,9 @@ def parse_args():
                         'name (SetDatasetName name or dataset type)')
     parser.add_argument('--workers', type=int, default=1,
                         help='worker processes (default 1)')
+    parser.add_argument('--strict', action='store_true',
+                        help='images without a label file are errors '
+                        '(default: one warning with their count)')
     parser.add_argument('--out', help='output folder for report.json and '
                         'class_histogram.png')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -53,7 +59,8 @@ def main() -> int:
         cfg.merge_from_dict(args.cfg_options)
     out = args.out or osp.join('work_dirs', 'check_dataset',
                                osp.splitext(osp.basename(args.config))[0])
-    report = check_config(cfg, args.split, args.dataset, args.workers)
+    report = check_config(cfg, args.split, args.dataset, args.workers,
+                          strict=args.strict)
     report['config'] = args.config
     paths = write_report(report, out)
     for line in report_lines(report):

@@ -1,4 +1,5 @@
-# DIOR-R (20 classes, 800x800 images) through mmrotate's DIORDataset.
+# DIOR-R (20 classes, 800x800 images) through StrictDIORDataset (mmrotate's
+# DIORDataset that checks every XML object first, docs/datasets.md).
 # Layout under data_root (as distributed): JPEGImages-trainval/,
 # JPEGImages-test/, Annotations/Oriented Bounding Boxes/*.xml,
 # ImageSets/Main/{train,val,test}.txt.
@@ -10,7 +11,7 @@ dior_name = 'dior'
 dior_data_root = 'data/DIOR/'
 dior_scale = (1024, 1024)
 dior_train_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
     dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
     dict(type='mmdet.Resize', scale=dior_scale, keep_ratio=True),
@@ -20,7 +21,7 @@ dior_train_pipeline = [
     dict(type='mmdet.SetDatasetName', name=dior_name),
 ]
 dior_test_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.Resize', scale=dior_scale, keep_ratio=True),
     # annotations are loaded after Resize so the boxes stay in the
     # original frame, where the predictions are compared with them
@@ -34,7 +35,7 @@ dior_test_pipeline = [
 dior_train_dataset = dict(
     type='ConcatDataset',
     datasets=[
-        dict(type='DIORDataset',
+        dict(type='StrictDIORDataset',
              data_root=dior_data_root,
              ann_file=f'ImageSets/Main/{split}.txt',
              data_prefix=dict(img_path='JPEGImages-trainval'),
@@ -42,7 +43,7 @@ dior_train_dataset = dict(
              pipeline=dior_train_pipeline) for split in ('train', 'val')
     ])
 dior_test_dataset = dict(
-    type='DIORDataset',
+    type='StrictDIORDataset',
     data_root=dior_data_root,
     ann_file='ImageSets/Main/test.txt',
     data_prefix=dict(img_path='JPEGImages-test'),

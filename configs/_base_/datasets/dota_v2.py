@@ -11,7 +11,7 @@ dota_name = 'dota'
 dota_data_root = 'data/split_ss_dota2/'
 dota_scale = (1024, 1024)
 dota_train_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
     dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
     dict(type='mmdet.Resize', scale=dota_scale, keep_ratio=True),
@@ -21,7 +21,7 @@ dota_train_pipeline = [
     dict(type='mmdet.SetDatasetName', name=dota_name),
 ]
 dota_test_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.Resize', scale=dota_scale, keep_ratio=True),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
     dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),

@@ -18,13 +18,13 @@ isaid_geometric_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
 ]
 isaid_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', num_classes=isaid_num_classes),
     *isaid_geometric_pipeline,
     dict(type='PackSegInputs'),
 ]
 isaid_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=isaid_crop_size, keep_ratio=True),
     dict(type='LoadAnnotationsChecked', num_classes=isaid_num_classes),
     dict(type='PackSegInputs'),

@@ -5,7 +5,7 @@ data_root = 'tests/data/loveda'
 crop_size = (64, 64)
 num_classes = 7  # LoveDA's classes
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=num_classes),
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.5, 2.0), keep_ratio=True),
@@ -14,7 +14,7 @@ train_pipeline = [
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(128, 128), keep_ratio=True),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=num_classes),

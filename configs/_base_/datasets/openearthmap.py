@@ -10,7 +10,7 @@ openearthmap_name = 'openearthmap'
 openearthmap_num_classes = 8  # = len(classes) of the dataset
 openearthmap_data_root = 'data/openearthmap/'
 openearthmap_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=openearthmap_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
@@ -21,7 +21,7 @@ openearthmap_train_pipeline = [
     dict(type='SetDatasetName', name=openearthmap_name),
 ]
 openearthmap_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(512, 512), keep_ratio=True),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution

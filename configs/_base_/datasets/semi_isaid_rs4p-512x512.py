@@ -5,7 +5,7 @@
 # fixmatch_views.py's photometric augmentation. CutMix happens in the model.
 _base_ = ['./isaid.py', './rs4p_unlabeled.py', './fixmatch_views.py']
 labeled_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked',
          num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
@@ -13,7 +13,7 @@ labeled_pipeline = [
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadIgnoreMask'),  # marks padding as 255 after the crop
     *_base_.isaid_geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,

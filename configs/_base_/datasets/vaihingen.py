@@ -10,7 +10,7 @@ vaihingen_name = 'vaihingen'
 vaihingen_num_classes = 6  # = len(classes) of the dataset
 vaihingen_data_root = 'data/vaihingen/'
 vaihingen_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=vaihingen_num_classes),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
@@ -21,7 +21,7 @@ vaihingen_train_pipeline = [
     dict(type='SetDatasetName', name=vaihingen_name),
 ]
 vaihingen_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     # annotations are loaded after any resize: predictions are compared at
     # the original resolution
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,

@@ -1,19 +1,22 @@
 """Check every sample of every dataset of a config, streaming.
 
-Per sample (in worker processes): the image decodes; the label decodes as
+Per sample (in worker processes): the image decodes as the pipeline's
+``LoadImageChecked`` reads it (its ``band_rule``; EXIF orientation
+ignored); the label decodes as
 training loads it (mmseg's ``LoadAnnotations``: ``reduce_zero_label``,
 ``label_map``), has its image's size and only class ids or the ignore
 index; DOTA / DIOR-R labels parse, name known classes and keep their boxes
-inside the image. Per dataset: the class histogram and the model heads'
+inside the image (truncated boxes within a margin). Per dataset: DOTA
+images without a label file (a warning, an error with ``strict``); the class histogram and the model heads'
 ``num_classes``. Memory holds the datasets' file lists (as training does),
 one image per worker and the findings, never all images or labels.
 """
 import itertools
 import multiprocessing
 import os.path as osp
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple)
 
-import mmcv
 import numpy as np
 from mmengine import fileio
 from mmengine.config import Config
@@ -29,10 +32,17 @@ from s5_mm.datasets.checks.dataset_walk import (DatasetSpec, find_datasets,
 from s5_mm.datasets.checks.rotated_labels import (dior_label_problems,
                                                   dota_label_problems)
 from s5_mm.datasets.checks.seg_labels import seg_label_problems
+from s5_mm.datasets.band_rule import BandRule
 from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
+from s5_mm.datasets.dota import images_without_labels, unlabeled_message
+from s5_mm.datasets.transforms.load_image_checked import (ImageDecodeError,
+                                                          read_image_checked)
 
 #: rules whose findings are warnings (listed, but the check passes)
-WARNING_RULES = ('no_objects', 'no_labeled_pixels', 'class_absent')
+WARNING_RULES = ('no_objects', 'no_labeled_pixels', 'class_absent',
+                 'image_without_label')
+#: warnings that ``strict`` makes errors
+STRICT_RULES = ('image_without_label', )
 BATCH = 256  # tasks handed to the workers at a time (bounds memory)
 
 
@@ -52,19 +62,31 @@ class Sample(NamedTuple):
     reduce_zero_label: bool = False
     label_map: Optional[dict] = None
     ignore_index: int = 255
+    band_rule: Optional[dict] = None
 
 
-def _read_image(path: str) -> Tuple[Optional[np.ndarray], List[Finding]]:
-    """Decode as ``LoadImageFromFile`` does (cv2, colour)."""
+def pipeline_band_rule(pipeline: Sequence[dict]) -> dict:
+    """The ``band_rule`` of a pipeline's ``LoadImageChecked`` ({} when it
+    has none or loads otherwise: the default rule, 3-band uint8 only)."""
+    for step in pipeline:
+        if str(step.get('type', '')).split('.')[-1] == 'LoadImageChecked':
+            return dict(step.get('band_rule') or {})
+    return {}
+
+
+def _read_image(path: str, band_rule: Optional[dict] = None
+                ) -> Tuple[Optional[np.ndarray], List[Finding]]:
+    """Decode as ``LoadImageChecked`` does (as stored, then the rule)."""
     try:
-        img = mmcv.imfrombytes(fileio.get(path), flag='color', backend='cv2')
-    except Exception as e:  # any decoder error means unreadable
+        img = read_image_checked(fileio.get(path),
+                                 BandRule(**(band_rule or {})), path)
+    except ImageDecodeError as e:
+        return None, [Finding(path, 'unreadable_image', str(e))]
+    except ValueError as e:  # the band rule refused it
+        return None, [Finding(path, 'image_format', str(e))]
+    except Exception as e:  # any reader error means unreadable
         return None, [Finding(path, 'unreadable_image',
                               f'cannot read image {path}: {e}')]
-    if img is None:
-        return None, [Finding(path, 'unreadable_image',
-                              f'cannot decode image {path} (truncated or not '
-                              'an image)')]
     return img, []
 
 
@@ -123,7 +145,8 @@ def _check_boxes(s: Sample, img: Optional[np.ndarray]
 def check_sample(s: Sample) -> Tuple[List[Finding], np.ndarray, bool]:
     """Findings, class counts (pixels or objects) and emptiness of one
     sample (run in a worker)."""
-    img, found = _read_image(s.img_path) if osp.isfile(s.img_path) else (
+    img, found = _read_image(s.img_path, s.band_rule) \
+        if osp.isfile(s.img_path) else (
         None, [Finding(s.img_path, 'missing_image',
                        f'image {s.img_path} does not exist')])
     if s.kind == 'images':
@@ -136,6 +159,7 @@ def check_sample(s: Sample) -> Tuple[List[Finding], np.ndarray, bool]:
 def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
     """The dataset's metainfo summary, its size and a generator of its
     samples."""
+    rule = pipeline_band_rule(spec.cfg.get('pipeline') or [])
     if spec.kind in ('seg', 'images'):
         kwargs = {k: v for k, v in spec.cfg.items() if k != 'type'}
         dataset = spec.cls(**dict(kwargs, pipeline=[], lazy_init=False))
@@ -148,7 +172,7 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
                 d = dataset.get_data_info(i)
                 yield Sample(spec.kind, d['img_path'], d.get('seg_map_path'),
                              classes, bool(d.get('reduce_zero_label')),
-                             d.get('label_map'), ignore)
+                             d.get('label_map'), ignore, rule)
 
         return info, len(dataset), gen()
     cfg = spec.cfg
@@ -163,9 +187,14 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
         suffix = cfg.get('img_suffix', 'png')
         names = sorted(p[:-4] for p in fileio.list_dir_or_file(
             ann, list_dir=False, suffix='.txt'))
+        missing = images_without_labels(img_dir, ann, suffix)
+        if missing:
+            info['image_without_label'] = unlabeled_message(missing, img_dir,
+                                                            ann)
         return info, len(names), (
             Sample('dota', osp.join(img_dir, f'{n}.{suffix}'),
-                   osp.join(ann, f'{n}.txt'), classes) for n in names)
+                   osp.join(ann, f'{n}.txt'), classes, band_rule=rule)
+            for n in names)
     suffix = cfg.get('img_suffix', 'jpg')
     xml_dir = osp.join(root, cfg.get('ann_subdir',
                                      'Annotations/Oriented Bounding Boxes/'))
@@ -173,7 +202,8 @@ def samples_of(spec: DatasetSpec) -> Tuple[Dict, int, Iterator[Sample]]:
         ids = [line.strip() for line in f if line.strip()]
     return info, len(ids), (
         Sample('dior', osp.join(img_dir, f'{i}.{suffix}'),
-               osp.join(xml_dir, f'{i}.xml'), classes) for i in ids)
+               osp.join(xml_dir, f'{i}.xml'), classes, band_rule=rule)
+        for i in ids)
 
 
 def _run(samples: Iterable[Sample], workers: int
@@ -191,8 +221,9 @@ def _run(samples: Iterable[Sample], workers: int
 
 
 def check_one(spec: DatasetSpec, workers: int = 1,
-              progress: bool = True) -> dict:
-    """Check one dataset; returns its part of the report."""
+              progress: bool = True, strict: bool = False) -> dict:
+    """Check one dataset; returns its part of the report (``strict``:
+    images without labels are errors)."""
     entry = dict(type=spec.cls.__name__, where=spec.where, split=spec.split,
                  kind=spec.kind, samples=0, errors=[], warnings=[])
     try:
@@ -202,7 +233,12 @@ def check_one(spec: DatasetSpec, workers: int = 1,
                                     rule='unreadable_dataset',
                                     message=f'{spec.where}: {e}'))
         return entry
+    unlabeled = info.pop('image_without_label', None)
     entry.update(info)
+    if unlabeled:
+        entry['errors' if strict else 'warnings'].append(dict(
+            file=spec.where, rule='image_without_label',
+            message=f'{spec.key}: {unlabeled}'))
     counts = None
     empty = 0
     results = _run(samples, workers)
@@ -236,7 +272,8 @@ def check_config(cfg: Config,
                  split: Optional[str] = None,
                  dataset: Optional[str] = None,
                  workers: int = 1,
-                 progress: bool = True) -> dict:
+                 progress: bool = True,
+                 strict: bool = False) -> dict:
     """Check the datasets of a config.
 
     Args:
@@ -245,6 +282,8 @@ def check_config(cfg: Config,
         dataset (str, optional): only the datasets of this name.
         workers (int): worker processes.
         progress (bool): show a progress bar per dataset.
+        strict (bool): images without a label file are errors, not
+            warnings.
 
     Returns:
         dict: the report (``ok``, ``errors``, ``warnings``, ``datasets``).
@@ -253,7 +292,8 @@ def check_config(cfg: Config,
     specs = select(every, dataset) if dataset else every
     report = dict(datasets={})
     for spec in specs:
-        report['datasets'][spec.key] = check_one(spec, workers, progress)
+        report['datasets'][spec.key] = check_one(spec, workers, progress,
+                                                  strict)
     _check_heads(cfg, specs, every, report)
     errors = sum(len(d['errors']) for d in report['datasets'].values())
     report.update(
