@@ -3,32 +3,14 @@ import logging
 import os.path as osp
 from typing import Any, Optional, Sequence, Union
 
-import mmcv
 from mmengine import fileio
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
+from s5_mm.selection.pool_check import unreadable_reason
 from s5_mm.selection.split_file import (IMG_SUFFIXES, PackedPaths,
                                         find_lines, list_images, read_split)
-
-
-def unreadable_reason(path: str,
-                      backend_args: Optional[dict] = None) -> Optional[str]:
-    """Why an image cannot be loaded (``None`` if it reads and decodes as
-    ``LoadImageFromFile`` decodes it: cv2, colour)."""
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError:
-        return 'does not exist'
-    except Exception as e:  # noqa: BLE001 (any I/O failure is the reason)
-        return f'cannot be read ({type(e).__name__}: {e})'
-    try:
-        img = mmcv.imfrombytes(data, flag='color', backend='cv2')
-    except Exception as e:  # noqa: BLE001
-        return f'cannot be decoded ({type(e).__name__}: {e})'
-    return 'cannot be decoded (empty, truncated or not an image)' \
-        if img is None else None
 
 
 @DATASETS.register_module()

@@ -227,10 +227,10 @@ def _check_duplicates(joined: np.ndarray, lines: np.ndarray,
         if item in first:
             path = item.decode('utf-8')
             raise ValueError(
-                f'{source}: line {lines[k]} lists {path!r}, already listed '
-                f'on line {lines[first[item]]} (paths are compared after '
-                "dropping './' and '//'); remove one, or keep both with "
-                'keep_duplicates=True (--keep-duplicates)')
+                f'{source}: line {lines[k]}: {path!r} is listed twice '
+                f'(first on line {lines[first[item]]}; paths are compared '
+                "after dropping './' and '//'); remove one, or keep both "
+                'with keep_duplicates=True (--keep-duplicates)')
         first[item] = k
 
 
@@ -279,6 +279,17 @@ def read_split_file(path: str) -> List[str]:
     return list(read_split(path))
 
 
+def _reads_back(text: str, rel_paths: Sequence[str]) -> bool:
+    """Whether ``text`` parses as exactly ``rel_paths``, one per line."""
+    try:
+        back, lines = parse_split(text, keep_duplicates=True)
+    except ValueError:
+        return False
+    return (len(back) == len(rel_paths)
+            and np.array_equal(lines, np.arange(1, len(back) + 1))
+            and list(back) == list(rel_paths))
+
+
 def write_split_file(path: str, rel_paths: Sequence[str]) -> None:
     """Write a split file (atomically) that :func:`read_split_file` reads
     back as ``rel_paths``.
@@ -287,14 +298,15 @@ def write_split_file(path: str, rel_paths: Sequence[str]) -> None:
         path (str): Destination file.
         rel_paths (Sequence[str]): Image paths, relative to the pool root.
     """
-    for p in rel_paths:
-        if [(1, p)] != parse_split_lines(p):
-            raise ValueError(
-                f'{p!r} cannot be a line of the split file {path}: paths '
-                "must not be empty, start with '#', hold a line break, "
-                "start/end with white space or hold './' or '//'; rename "
-                'the image or normalise the path')
-    atomic_write_text(path, ''.join(f'{p}\n' for p in rel_paths))
+    text = ''.join(f'{p}\n' for p in rel_paths)
+    if not _reads_back(text, rel_paths):
+        bad = next(p for p in rel_paths if not _reads_back(f'{p}\n', [p]))
+        raise ValueError(
+            f'{bad!r} cannot be a line of the split file {path}: paths '
+            "must not be empty, start with '#', hold a line break, "
+            "start/end with white space or hold './' or '//'; rename "
+            'the image or normalise the path')
+    atomic_write_text(path, text)
 
 
 def list_pool(root: str,
