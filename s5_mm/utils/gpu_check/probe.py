@@ -94,6 +94,14 @@ def summarise(record: List[Dict[str, Any]], amp: Optional[str]) -> dict:
     return out
 
 
+def failure(err: BaseException) -> Dict[str, Any]:
+    """A 'failed' result: the error's last line and its traceback."""
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    return dict(status='failed', reason=f'{type(err).__name__}: {lines[-1]}',
+                traceback=''.join(traceback.format_exception(
+                    type(err), err, err.__traceback__, limit=-6)))
+
+
 def run_path(name: str, cfg: Config, work_dir: str, iters: int,
              amp: Optional[str]) -> Dict[str, Any]:
     """Train ``cfg`` for ``iters`` iterations and report.
@@ -114,11 +122,7 @@ def run_path(name: str, cfg: Config, work_dir: str, iters: int,
     try:
         Runner.from_cfg(cfg).train()
     except Exception as err:  # reported, not raised: the other paths run
-        lines = str(err).strip().splitlines() or [type(err).__name__]
-        return dict(status='failed',
-                    reason=f'{type(err).__name__}: {lines[-1]}',
-                    traceback=traceback.format_exc(limit=-6),
-                    **summarise(record, amp))
+        return dict(failure(err), **summarise(record, amp))
     out = dict(status='ok', **summarise(record, amp))
     out['peak_gpu_mem_mb'] = round(
         torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
