@@ -1,2 +1,4 @@
-from . import multi_dataset_metrics  # noqa: F401
-from . import multi_dataset_dota_metric  # noqa: F401
+from .multi_dataset_dota_metric import MultiDatasetDOTAMetric
+from .multi_dataset_metrics import MultiDatasetEvaluator
+
+__all__ = ['MultiDatasetDOTAMetric', 'MultiDatasetEvaluator']

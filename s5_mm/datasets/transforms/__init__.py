@@ -1,5 +1,5 @@
-from . import semi_transforms  # noqa: F401
 from .load_annotations_checked import LoadAnnotationsChecked
+from .semi_transforms import LoadIgnoreMask
 from .set_dataset_name import SetDatasetName
 
-__all__ = ['LoadAnnotationsChecked', 'SetDatasetName']
+__all__ = ['LoadAnnotationsChecked', 'LoadIgnoreMask', 'SetDatasetName']
