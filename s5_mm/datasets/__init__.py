@@ -1,2 +1,13 @@
-from . import openearthmap, transforms, unlabeled_dataset  # noqa: F401
-from . import dior, dota  # noqa: F401
+from . import transforms  # noqa: F401
+from .dior import StrictDIORDataset
+from .dota import StrictDOTAv2Dataset
+from .openearthmap import OpenEarthMapDataset
+from .transforms import (LoadAnnotationsChecked, LoadIgnoreMask,
+                         LoadImageChecked, SetDatasetName)
+from .unlabeled_dataset import UnlabeledImageDataset
+
+__all__ = [
+    'LoadAnnotationsChecked', 'LoadIgnoreMask', 'LoadImageChecked',
+    'OpenEarthMapDataset', 'SetDatasetName', 'StrictDIORDataset',
+    'StrictDOTAv2Dataset', 'UnlabeledImageDataset'
+]

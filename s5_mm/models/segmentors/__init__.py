@@ -1,3 +1,9 @@
-from . import fixmatch_segmentor  # noqa: F401
-from . import multi_dataset_encoder_decoder  # noqa: F401
-from . import multi_dataset_seg_tta_model  # noqa: F401
+from .dataset_seg_branch import DatasetSegBranch
+from .fixmatch_segmentor import FixMatchSegmentor
+from .multi_dataset_encoder_decoder import MultiDatasetEncoderDecoder
+from .multi_dataset_seg_tta_model import MultiDatasetSegTTAModel
+
+__all__ = [
+    'DatasetSegBranch', 'FixMatchSegmentor', 'MultiDatasetEncoderDecoder',
+    'MultiDatasetSegTTAModel'
+]
