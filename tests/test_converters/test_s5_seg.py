@@ -75,6 +75,9 @@ def mdf_state():
 
 def test_mdf_release_matches_authors_forward(tmp_path, mdf_state):
     cfg = tiny(MDF_CFG)
+    # the logits of their forward: plain whole inference (their test-time
+    # modes: tests/test_models/test_segmentors/test_prob_test_modes.py)
+    cfg.model.test_cfg = dict(mode='whole')
     proc, dst = convert_cli(tmp_path, ddp(mdf_state), cfg,
                             ['--kind', 'seg-moe-mdf'])
     out = proc.stdout + proc.stderr
