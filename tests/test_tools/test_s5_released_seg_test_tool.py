@@ -8,6 +8,7 @@ from the raw label values (ISPRS: 0 and 6 = clutter ignored; LoveDA: 0
 ignored; OpenEarthMap: 0..8 all classes)."""
 import glob
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -41,9 +42,7 @@ def their_label(name, raw):
 def write(root, name, stem, img, lab):
     for sub, arr in (('img_dir', img[..., ::-1]), ('ann_dir', lab)):
         folder = osp.join(root, DATA[name], sub, 'val')
-        if not osp.isdir(folder):
-            import os
-            os.makedirs(folder)
+        os.makedirs(folder, exist_ok=True)
         assert cv2.imwrite(osp.join(folder, stem + '.png'),
                            np.ascontiguousarray(arr))
 
@@ -149,8 +148,9 @@ def test_logged_metrics_equal_hand_computation(released_run):
                                n_cls)
         for key, value in metrics.items():
             expected[f'{name}/{key}'] = value
-            assert logged[f'{name}/{key}'] == pytest.approx(value, abs=0.006), \
-                (name, key, logged[f'{name}/{key}'], value)
+            got = logged[f'{name}/{key}']
+            assert got == pytest.approx(value, abs=0.006), (name, key, got,
+                                                            value)
     mean = np.mean([expected['vaihingen/mIoU'], expected['potsdam/mFscore'],
                     expected['loveda/mIoU'], expected['openearthmap/mIoU']])
     assert logged['mean'] == pytest.approx(mean, abs=0.01)

@@ -30,8 +30,10 @@ the tile's edge: the crops mmseg's converters write (their
 ``--stride_size`` does not change the grid) and the S5 authors' val crops
 (144 per Potsdam tile). Images keep their bands and order (Vaihingen IRRG).
 
-    python tools/dataset_converters/isprs.py vaihingen RAW_DIR -o data/vaihingen
-    python tools/dataset_converters/isprs.py potsdam RAW_DIR -o data/potsdam --no-crop
+    python tools/dataset_converters/isprs.py vaihingen RAW_DIR \
+        -o data/vaihingen
+    python tools/dataset_converters/isprs.py potsdam RAW_DIR \
+        -o data/potsdam --no-crop
 """
 import argparse
 import glob
@@ -131,7 +133,7 @@ def crop_starts(size: int, clip: int) -> List[int]:
 
 def convert_tile(tile: str, image: Member, label: Member, out_dir: str,
                  split: str, clip_size: int, no_crop: bool) -> int:
-    """Write one tile (or its crops); returns the number of files pairs."""
+    """Write one tile (or its crops); returns the number of images."""
     img = read_rgb(image)
     lab, unknown = colour_to_index(read_rgb(label))
     if img.shape[:2] != lab.shape:
