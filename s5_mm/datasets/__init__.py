@@ -2,12 +2,13 @@ from . import transforms  # noqa: F401
 from .dior import StrictDIORDataset
 from .dota import StrictDOTAv2Dataset
 from .openearthmap import OpenEarthMapDataset
+from .s5_openearthmap import S5OpenEarthMapDataset
 from .transforms import (LoadAnnotationsChecked, LoadIgnoreMask,
                          LoadImageChecked, SetDatasetName)
 from .unlabeled_dataset import UnlabeledImageDataset
 
 __all__ = [
     'LoadAnnotationsChecked', 'LoadIgnoreMask', 'LoadImageChecked',
-    'OpenEarthMapDataset', 'SetDatasetName', 'StrictDIORDataset',
-    'StrictDOTAv2Dataset', 'UnlabeledImageDataset'
+    'OpenEarthMapDataset', 'S5OpenEarthMapDataset', 'SetDatasetName',
+    'StrictDIORDataset', 'StrictDOTAv2Dataset', 'UnlabeledImageDataset'
 ]

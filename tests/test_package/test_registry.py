@@ -9,6 +9,7 @@ import s5_mm  # noqa: F401
 
 # class -> (package, registry scope, registry name)
 REGISTERED = {
+    'CountedAsClassIoUMetric': ('s5_mm.evaluation', 'mmseg', 'metric'),
     'DatasetClassCheckHook': ('s5_mm.engine.hooks', 'mmengine', 'hook'),
     'EMATeacherHook': ('s5_mm.engine.hooks', 'mmseg', 'hook'),
     'EntropyDiversitySelectorHook': ('s5_mm.engine.hooks', 'mmseg', 'hook'),
@@ -40,6 +41,7 @@ REGISTERED = {
     'OpenEarthMapDataset': ('s5_mm.datasets', 'mmseg', 'dataset'),
     'RNGStateHook': ('s5_mm.engine.hooks', 'mmengine', 'hook'),
     # the one exception (docs/registry.md): configs say mmdet.SetDatasetName
+    'S5OpenEarthMapDataset': ('s5_mm.datasets', 'mmseg', 'dataset'),
     'SetDatasetName': ('s5_mm.datasets.transforms', ('mmdet', 'mmseg'),
                        'transform'),
     'StrictDIORDataset': ('s5_mm.datasets', 'mmrotate', 'dataset'),

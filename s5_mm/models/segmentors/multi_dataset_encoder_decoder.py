@@ -12,6 +12,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
+from s5_mm.models.segmentors.prob_test_modes import (is_prob_mode,
+                                                     prob_inference)
 from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
                                         check_dataset_meta,
                                         check_dataset_names,
@@ -71,7 +73,8 @@ class MultiDatasetEncoderDecoder(BaseSegmentor):
             ``stride``) for every dataset, plus optional per-dataset
             overrides under ``per_dataset``, e.g.
             ``dict(mode='whole', per_dataset=dict(loveda=dict(mode='slide',
-            crop_size=(512, 512), stride=(341, 341))))``.
+            crop_size=(512, 512), stride=(341, 341))))``. The modes of
+            :mod:`~s5_mm.models.segmentors.prob_test_modes` work too.
         data_preprocessor (OptConfigType): Data preprocessor config.
         pretrained (str, optional): Backbone checkpoint path.
         init_cfg (OptMultiConfig): Initialisation config.
@@ -229,6 +232,17 @@ class MultiDatasetEncoderDecoder(BaseSegmentor):
         that dataset's test config (its branch's ``inference``)."""
         return self.branch_of(batch_img_metas).inference(
             inputs, batch_img_metas)
+
+    def inference(self, inputs: Tensor,
+                  batch_img_metas: List[dict]) -> Tensor:
+        """mmseg's whole / slide inference of the active dataset, or a mode
+        of :mod:`~s5_mm.models.segmentors.prob_test_modes` (``resize``,
+        ``slide_prob_sum``, ``flip_directions``: the S5 authors' test-time
+        resizes and flips)."""
+        if is_prob_mode(self.test_cfg):
+            return prob_inference(self.encode_decode, inputs,
+                                  batch_img_metas, self.test_cfg)
+        return super().inference(inputs, batch_img_metas)
 
     # --- training
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
