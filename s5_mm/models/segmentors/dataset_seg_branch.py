@@ -7,6 +7,7 @@ from mmseg.utils import OptConfigType, SampleList
 from torch import Tensor, nn
 
 from s5_mm.models.utils.routing import extract_routed_feat
+from .prob_test_modes import is_prob_mode, prob_inference
 
 
 class DatasetSegBranch(EncoderDecoder):
@@ -68,6 +69,17 @@ class DatasetSegBranch(EncoderDecoder):
         """Shared backbone features of this dataset's images (routed to its
         experts if the backbone is an MoE backbone), after the neck."""
         return list(extract_routed_feat(self, inputs, self.dataset_id))
+
+    def inference(self, inputs: Tensor,
+                  batch_img_metas: List[dict]) -> Tensor:
+        """mmseg's whole / slide inference, or a mode of
+        :mod:`~s5_mm.models.segmentors.prob_test_modes` (``resize``,
+        ``slide_prob_sum``, ``flip_directions``: the S5 authors' test-time
+        resizes and flips) when this dataset's ``test_cfg`` asks for one."""
+        if is_prob_mode(self.test_cfg):
+            return prob_inference(self.encode_decode, inputs,
+                                  batch_img_metas, self.test_cfg)
+        return super().inference(inputs, batch_img_metas)
 
     def loss_by_feat(self, feats: List[Tensor],
                      data_samples: SampleList) -> dict:

@@ -12,8 +12,6 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
-from s5_mm.models.segmentors.prob_test_modes import (is_prob_mode,
-                                                     prob_inference)
 from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
                                         check_dataset_meta,
                                         check_dataset_names,
@@ -232,17 +230,6 @@ class MultiDatasetEncoderDecoder(BaseSegmentor):
         that dataset's test config (its branch's ``inference``)."""
         return self.branch_of(batch_img_metas).inference(
             inputs, batch_img_metas)
-
-    def inference(self, inputs: Tensor,
-                  batch_img_metas: List[dict]) -> Tensor:
-        """mmseg's whole / slide inference of the active dataset, or a mode
-        of :mod:`~s5_mm.models.segmentors.prob_test_modes` (``resize``,
-        ``slide_prob_sum``, ``flip_directions``: the S5 authors' test-time
-        resizes and flips)."""
-        if is_prob_mode(self.test_cfg):
-            return prob_inference(self.encode_decode, inputs,
-                                  batch_img_metas, self.test_cfg)
-        return super().inference(inputs, batch_img_metas)
 
     # --- training
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
