@@ -2,7 +2,10 @@
 
 Makes its own 512x512 JPEGs from the images in tests/data, then times, on
 one thread, in interleaved rounds (so load changes hit all variants alike;
-each figure is its least loaded round's mean over the JPEGs):
+each figure is its least loaded round's mean over the JPEGs). Times are the
+process's CPU time (``time.process_time``): with one thread that is the
+wall time on an idle core, and on a shared machine it does not count the
+waits for a core, which grow with an op's length and skew the ratio:
 
 - decoding alone (``LoadImageFromFile``);
 - the S4P ViT-B config's unlabeled pipeline with the present strong-view
@@ -96,10 +99,10 @@ def _unlabeled_pipelines() -> tuple:
 def _ms_per_image(transform, inputs, seed: int) -> float:
     np.random.seed(seed)
     random.seed(seed)
-    start = time.perf_counter()
+    start = time.process_time()
     for item in inputs:
         transform(copy.copy(item))
-    return (time.perf_counter() - start) / len(inputs) * 1e3
+    return (time.process_time() - start) / len(inputs) * 1e3
 
 
 def measure_views(rounds: int = 5) -> dict:
