@@ -41,7 +41,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import s5_mm  # noqa: E402,F401
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-CONFIG = 'configs/s4p/s4p-fixmatch_vit-b_upernet_8xb12-120k_isaid-rs4p-512x512.py'  # noqa: E501
+CONFIG = ('configs/s4p/'
+          's4p-fixmatch_vit-b_upernet_8xb12-120k_isaid-rs4p-512x512.py')
 PRESENT_OPS = dict(
     colour_jitter=dict(type='mmpretrain.ColorJitter', brightness=0.5,
                        contrast=0.5, saturation=0.5, hue=0.25),
