@@ -19,6 +19,9 @@ summary is the last line of the output):
   shared by k processes counts 1/k) minus the same sum with a 1-line split,
   i.e. what the 1M split costs the node. Goal <= 2x ``rss_growth_mb_1m``.
 - ``split_build_s_10m``: build time of a 10,000,000-line split (goal 30 s).
+- ``views_over_decode_512``: the S4P unlabeled pipeline per 512 px JPEG /
+  decoding it, one thread (``bench/s4p_views.py``'s ``measure_views``;
+  goal <= 4, present ops reported next to it).
 
 The build reads the split file only (no per-line existence check), so the
 listed paths need not exist: the bench writes split files of
@@ -197,14 +200,26 @@ def split_build_s_10m(ctx: dict) -> dict:
                 peak_growth_mb_10m=round(r['peak_growth_mb'], 1))
 
 
+def views_over_decode_512(ctx: dict) -> dict:
+    # bench/s4p_views.py: the unlabeled pipeline per 512 px JPEG / decoding
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from s4p_views import measure_views
+    r = measure_views()
+    return dict(views_over_decode_512=r['views_over_decode_512'],
+                views_over_decode_512_before=r[
+                    'views_over_decode_512_before'],
+                views_ops_ms=r['ops_ms'])
+
+
 #: name -> function(ctx) returning its numbers; add a measurement here
 MEASUREMENTS: Dict[str, Callable[[dict], dict]] = dict(
     split_build_over_read_1m=split_build_over_read_1m,
     rss_growth_mb_1m=rss_growth_mb_1m,
     node_rss_mb_2x2_1m=node_rss_mb_2x2_1m,
-    split_build_s_10m=split_build_s_10m)
+    split_build_s_10m=split_build_s_10m,
+    views_over_decode_512=views_over_decode_512)
 GOALS = dict(split_build_over_read_1m=5, rss_growth_mb_1m=100,
-             split_build_s_10m=30)
+             split_build_s_10m=30, views_over_decode_512=4)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ import s5_mm  # noqa: F401
 
 # class -> (package, registry scope, registry name)
 REGISTERED = {
+    'AlbuColorJitter': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'BoxGaussianBlur': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'CountedAsClassIoUMetric': ('s5_mm.evaluation', 'mmseg', 'metric'),
     'DatasetClassCheckHook': ('s5_mm.engine.hooks', 'mmengine', 'hook'),
     'EMATeacherHook': ('s5_mm.engine.hooks', 'mmseg', 'hook'),
@@ -17,6 +19,8 @@ REGISTERED = {
     'FixMatchSegmentor': ('s5_mm.models.segmentors', 'mmseg', 'model'),
     'ExtendedRotatedRoIExtractor':
     ('s5_mm.models.roi_heads', 'mmrotate', 'model'),
+    'FastRandomGrayscale':
+    ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'FinalResizeUPerHead': ('s5_mm.models.decode_heads', 'mmseg', 'model'),
     'FixMatchVisualizationHook': ('s5_mm.engine.hooks', 'mmseg', 'hook'),
     'FullSceneDOTAMetric': ('s5_mm.evaluation', 'mmrotate', 'metric'),
