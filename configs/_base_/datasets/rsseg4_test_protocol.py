@@ -46,28 +46,28 @@ rsseg4_protocol_test_cfg = dict(
 # one pipeline per dataset: load, labels (checked against the label set),
 # pack, tag with the dataset name
 rsseg4_protocol_vaihingen_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=5),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name='vaihingen'),
 ]
 rsseg4_protocol_potsdam_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=5),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name='potsdam'),
 ]
 rsseg4_protocol_loveda_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=7),
     dict(type='PackSegInputs'),
     dict(type='SetDatasetName', name='loveda'),
 ]
 rsseg4_protocol_openearthmap_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=False,
          num_classes=9),
     dict(type='PackSegInputs'),
