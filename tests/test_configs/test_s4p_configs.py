@@ -161,10 +161,10 @@ def test_shipped_config_trains_on_bundled_data(tmp_path, name):
             value.item(), rel=1e-5, abs=1e-7), key
     assert want['sup_decode.loss_ce'].item() > 0.5  # a real CE over 7 classes
     # no pixel of the untrained model reaches tau = 0.95: the unsupervised
-    # path on the same state with tau = 0, the segmentor's own loss
+    # path on the same state with tau = 0 and a CutMix box in every sample
     assert want['unsup_conf_ratio'].item() == 0
     low = copy.deepcopy(first.model)
-    low.semi_train_cfg['conf_thr'] = 0.0
+    low.semi_train_cfg.update(conf_thr=0.0, cutmix_prob=1.0)
     want = _plain_first_step(first, copy.deepcopy(low), 1)
     low.train()
     data = low.data_preprocessor(copy.deepcopy(first.batch), True)
