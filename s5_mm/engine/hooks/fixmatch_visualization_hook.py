@@ -143,15 +143,16 @@ class FixMatchVisualizationHook(Hook):
 
 @torch.no_grad()
 def fixmatch_views(model: FixMatchSegmentor, data_batch: dict,
-                   num_samples: int, iteration: int) -> Dict[str, torch.Tensor]:
+                   num_samples: int,
+                   iteration: int) -> Dict[str, torch.Tensor]:
     """The first ``num_samples`` unlabeled samples of a training batch as
     FixMatch saw them at ``iteration``.
 
     Re-runs ``get_pseudo_labels`` and the CutMix of the model's training
     step on ``data_batch`` with the current weights and the boxes that
     ``iteration`` draws (``seeded_generator(iteration)``), the student
-    predicting the mixed strong view in eval mode. Nothing is updated: class and BN statistics and random generators
-    are left as they were.
+    predicting the mixed strong view in eval mode. Nothing is updated:
+    class and BN statistics and random generators are left as they were.
 
     Args:
         model (FixMatchSegmentor): The (unwrapped) model.
