@@ -7,7 +7,8 @@ from s5_mm.datasets.dataset_lookup import (dataset_metainfo, dataset_names,
                                           iter_dataset_cfgs,
                                           pipeline_dataset_name)
 from .inference import (build_inference_pipeline, inference_image,
-                        inference_images, init_model)
+                        inference_images, init_model,
+                        init_predictor)
 from .geo_export import GeoPackageBoxSink, box_corners, write_polygons
 from .large_scene import (classwise_rotated_nms,
                           inference_detector_large_scene,
@@ -24,7 +25,7 @@ from .visualization import (blend_segmentation, downscale_for_drawing,
 __all__ = [
     'dataset_metainfo', 'dataset_names', 'find_dataset', 'find_dataset_cfg',
     'iter_dataset_cfgs', 'pipeline_dataset_name', 'build_inference_pipeline',
-    'inference_image', 'inference_images', 'init_model',
+    'inference_image', 'inference_images', 'init_model', 'init_predictor',
     'inference_detector_large_scene', 'inference_segmentor_large_scene',
     'patch_offsets', 'classwise_rotated_nms', 'blend_segmentation',
     'downscale_for_drawing', 'draw_rotated_boxes',

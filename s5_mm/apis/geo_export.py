@@ -57,8 +57,8 @@ def write_polygons(path: str,
     Returns:
         int: the number of features written.
     """
-    import pyogrio
     import shapely
+    from pyogrio.raw import write
     pred = sample.pred_instances
     keep = (pred.scores >= score_thr).cpu()
     boxes = pred.bboxes.detach().cpu()[keep]
@@ -75,10 +75,9 @@ def write_polygons(path: str,
          'dataset': np.array([dataset] * len(labels), dtype=object)},
         **{f'px_{k}': px[:, i] for i, k in enumerate(
             ('cx', 'cy', 'w', 'h', 'angle'))})
-    pyogrio.write(path, shapely.to_wkb(polygons), list(fields.values()),
-                  list(fields), layer='detections', driver=driver,
-                  geometry_type='Polygon',
-                  crs=None if crs is None else crs.to_wkt())
+    write(path, shapely.to_wkb(polygons), list(fields.values()),
+          list(fields), layer='detections', driver=driver,
+          geometry_type='Polygon', crs=None if crs is None else crs.to_wkt())
     return len(labels)
 
 

@@ -20,6 +20,7 @@ for a row a resumed run need not redo.
 - :class:`~s5_mm.apis.geo_export.GeoPackageBoxSink` (rotated boxes as
   polygons) lives with the polygon export.
 """
+import warnings
 from typing import List, Optional, Protocol
 
 import numpy as np
@@ -162,16 +163,22 @@ class RasterLabelSink:
     def done(self, row: int) -> bool:
         return self.progress.done(row)
 
-    def _open(self, path: str, height: int, transform):
+    def _open(self, path: str, height: int, y0: int = 0):
+        """A GeoTIFF of the profile for rows ``[y0, y0 + height)``."""
         import rasterio
-        return rasterio.open(path, 'w', **dict(
-            self.profile, height=height, width=self.width,
-            transform=transform))
+        from rasterio.errors import NotGeoreferencedWarning
+        from rasterio.transform import Affine
+        transform = self.profile['transform'] or Affine.identity()
+        with warnings.catch_warnings():  # no CRS: said once by the caller
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            return rasterio.open(path, 'w', **dict(
+                self.profile, height=height, width=self.width,
+                transform=transform * Affine.translation(0, y0)))
 
     def begin_row(self, row: int, y0: int, y1: int) -> None:
         tmp = self.progress.tmp_path(row, 'tif')
         self._row = dict(row=row, y0=y0, y1=y1, tmp=tmp, flushed=0,
-                         pending=[], ds=self._open(tmp, y1 - y0, None))
+                         pending=[], ds=self._open(tmp, y1 - y0, y0))
 
     def write(self, x0: int, y0: int, labels: np.ndarray,
               confidence: Optional[np.ndarray] = None,
@@ -220,14 +227,15 @@ class RasterLabelSink:
 
     def close(self) -> str:
         """Assemble the parts into the output; returns its path."""
-        from rasterio.windows import Window
         import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
+        from rasterio.windows import Window
         parts = []
         for path in self.progress.files():
             y0, y1 = (int(v) for v in path.rsplit('.', 1)[0].split('_')[-2:])
             parts.append((y0, y1, path))
         tmp = self.progress.assembly_path('tif')
-        with self._open(tmp, self.height, self.profile['transform']) as dst:
+        with self._open(tmp, self.height) as dst:
             if self.palette is not None:
                 dst.write_colormap(1, {
                     i: tuple(int(c) for c in rgb) + (255, )
@@ -238,18 +246,23 @@ class RasterLabelSink:
             step = self.block * max(1, 4096 // self.block)
             for sy in range(0, self.height, self.block):
                 sh = min(self.block, self.height - sy)
-                for y0, y1, path in parts:
-                    a, b = max(y0, sy), min(y1, sy + sh)
-                    if b <= a:
-                        continue
-                    with rasterio.open(path) as src:
-                        for sx in range(0, self.width, step):
-                            sw = min(step, self.width - sx)
-                            data = src.read(window=Window(sx, a - y0, sw,
-                                                          b - a))
-                            if (data != NODATA).any():
-                                dst.write(data, window=Window(sx, a, sw,
-                                                              b - a))
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore', NotGeoreferencedWarning)
+                    srcs = [(y0, y1, rasterio.open(path))
+                            for y0, y1, path in parts
+                            if y0 < sy + sh and y1 > sy]
+                for sx in range(0, self.width, step):
+                    sw = min(step, self.width - sx)
+                    chunk = np.full((self.profile['count'], sh, sw), NODATA,
+                                    np.uint8)
+                    for y0, y1, src in srcs:
+                        a, b = max(y0, sy), min(y1, sy + sh)
+                        chunk[:, a - sy:b - sy] = src.read(
+                            window=Window(sx, a - y0, sw, b - a))
+                    if (chunk != NODATA).any():  # else a sparse tile
+                        dst.write(chunk, window=Window(sx, sy, sw, sh))
+                for _, _, src in srcs:
+                    src.close()
         self.progress.finish(tmp)
         return self.progress.out_file
 

@@ -134,6 +134,11 @@ class RasterSource:
                 + ' '.join(f'{lo:g} {hi:g}' for lo, hi in self.ranges) +
                 ' (per band) gives the same mapping', logger='current')
 
+    @property
+    def in_memory(self) -> bool:
+        """True for formats without random access (decoded once)."""
+        return self._cache is not None
+
     def _read_raw(self, x: int, y: int, w: int, h: int,
                   out_shape: Optional[Tuple[int, int]] = None
                   ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -153,7 +158,7 @@ class RasterSource:
             valid = None
             if self.has_nodata:
                 valid = self._ds.read_masks(self.indexes, window=window,
-                                            out_shape=shape).all(0)
+                                            out_shape=shape).any(0)
         except RasterioError as e:
             raise _raster_error(
                 self.path, f'window x={x} y={y} w={w} h={h} could not be '
