@@ -173,7 +173,7 @@ class RasterLabelSink:
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
             return rasterio.open(path, 'w', **dict(
                 self.profile, height=height, width=self.width,
-                transform=transform * Affine.translation(0, y0)))
+                transform=transform @ Affine.translation(0, y0)))
 
     def begin_row(self, row: int, y0: int, y1: int) -> None:
         tmp = self.progress.tmp_path(row, 'tif')
