@@ -18,7 +18,7 @@ from .large_scene import (classwise_rotated_nms,
                           scene_windows)
 from .scene_sink import (NODATA, ArrayBoxSink, ArrayLabelSink, FileBoxSink,
                          RasterLabelSink)
-from .scene_source import ArraySource, RasterSource
+from .scene_source import ArraySource, RasterSource, scene_env
 from .visualization import (blend_segmentation, downscale_for_drawing,
                             draw_rotated_boxes)
 
@@ -32,5 +32,5 @@ __all__ = [
     'inference_detector_scene', 'inference_segmentor_scene',
     'scene_windows', 'ArraySource', 'RasterSource', 'ArrayLabelSink',
     'RasterLabelSink', 'ArrayBoxSink', 'FileBoxSink', 'GeoPackageBoxSink',
-    'NODATA', 'box_corners', 'write_polygons'
+    'NODATA', 'box_corners', 'write_polygons', 'scene_env'
 ]

@@ -44,7 +44,7 @@ from s5_mm.models.utils.rotated_nms import classwise_rotated_nms
 from .inference import inference_images
 from .scene_sink import (ArrayBoxSink, ArrayLabelSink, BoxSink, LabelSink,
                          label_dtype)
-from .scene_source import ArraySource, SceneSource
+from .scene_source import ArraySource, SceneSource, scene_env
 
 
 def _starts(size: int, patch: int, step: int) -> List[int]:
@@ -197,6 +197,13 @@ def inference_segmentor_scene(model: nn.Module,
     Returns:
         What ``sink.close()`` returns.
     """
+    with scene_env():
+        return _segment(model, pipeline, source, sink, patch_size,
+                        patch_overlap, batch_size, progress)
+
+
+def _segment(model, pipeline, source, sink, patch_size, patch_overlap,
+             batch_size, progress):
     for event, r, batch in _run_rows(model, pipeline, source, sink,
                                      patch_size, patch_overlap, batch_size,
                                      progress):
@@ -270,6 +277,13 @@ def inference_detector_scene(model: nn.Module,
         DetDataSample: ``pred_instances`` (bboxes (N, 5) cx, cy, w, h,
         angle in scene pixels; scores; labels).
     """
+    with scene_env():
+        return _detect(model, pipeline, source, sink, patch_size,
+                       patch_overlap, nms_iou, batch_size, progress)
+
+
+def _detect(model, pipeline, source, sink, patch_size, patch_overlap,
+            nms_iou, batch_size, progress) -> DetDataSample:
     parts = []
     for event, r, batch in _run_rows(model, pipeline, source, sink,
                                      patch_size, patch_overlap, batch_size,

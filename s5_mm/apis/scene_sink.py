@@ -73,6 +73,12 @@ def confidence_percent(prob: np.ndarray) -> np.ndarray:
     return np.rint(prob * 100).astype(np.uint8)
 
 
+def _runs(flags: np.ndarray) -> List[tuple]:
+    """``[(begin, end), ...]`` of the runs of True in a 1-D array."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
 class ArrayLabelSink:
     """Labels (and confidences) of an HxW scene in memory; nodata pixels are
     255 (``uint8`` labels) or -1 (``int16``) and confidence 0.
@@ -202,21 +208,28 @@ class RasterLabelSink:
         from rasterio.windows import Window
         row = self._row
         start = row['flushed']
-        if upto <= start:
-            return
-        slab = np.full((self.profile['count'], row['y1'] - row['y0'],
-                        upto - start), NODATA, np.uint8)
-        keep = []
-        for px, data in row['pending']:
-            a, b = max(px, start), min(px + data.shape[2], upto)
-            if b > a:
-                slab[:, :, a - start:b - start] = data[:, :, a - px:b - px]
-            if px + data.shape[2] > upto:
-                keep.append((px, data))
-        row['pending'], row['flushed'] = keep, upto
-        if (slab != NODATA).any():
-            row['ds'].write(slab, window=Window(start, 0, upto - start,
-                                                slab.shape[1]))
+        # beyond the pending windows all is nodata: left sparse
+        end = min(upto, max((px + d.shape[2] for px, d in row['pending']),
+                            default=start))
+        if end > start:
+            slab = np.full((self.profile['count'], row['y1'] - row['y0'],
+                            end - start), NODATA, np.uint8)
+            for px, data in row['pending']:
+                a, b = max(px, start), min(px + data.shape[2], end)
+                if b > a:
+                    slab[:, :, a - start:b - start] = data[:, :, a - px:b -
+                                                           px]
+            # block columns with data, written in runs
+            bx = np.arange(0, end - start, self.block)
+            full = np.logical_or.reduceat(
+                (slab != NODATA).any((0, 1)), bx)
+            for a, b in _runs(full):
+                x0, x1 = bx[a], min(end - start, bx[b - 1] + self.block)
+                row['ds'].write(slab[:, :, x0:x1], window=Window(
+                    start + x0, 0, x1 - x0, slab.shape[1]))
+        row['pending'] = [(px, d) for px, d in row['pending']
+                          if px + d.shape[2] > upto]
+        row['flushed'] = max(upto, start)
 
     def end_row(self, row: int) -> None:
         self._flush(self.width)

@@ -15,6 +15,8 @@ None when the source has no nodata).
   once per scene from the overviews (when the file has them) or else from a
   grid of sampled windows, nodata left out.
 """
+import contextlib
+import os
 import os.path as osp
 import warnings
 from typing import Optional, Protocol, Sequence, Tuple
@@ -24,6 +26,23 @@ from mmengine.logging import print_log
 
 from s5_mm.datasets.band_rule import (BandRule, ScaleType, apply_band_rule,
                                       band_ranges, select_bands)
+
+GDAL_CACHE_BYTES = 128 * 2**20
+
+
+def scene_env():
+    """GDAL settings of a scene run: the block cache capped at
+    :data:`GDAL_CACHE_BYTES` unless ``GDAL_CACHEMAX`` is set (GDAL's
+    default, 5 % of RAM, fills with whole rows of tiles and so grows with
+    the scene's width)."""
+    if 'GDAL_CACHEMAX' in os.environ:
+        return contextlib.nullcontext()
+    try:
+        import rasterio
+    except ImportError:
+        return contextlib.nullcontext()
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
+
 
 # formats without random access: decoded once, then windows are views
 _SEQUENTIAL = ('PNG', 'JPEG', 'GIF', 'BMP', 'WEBP')
