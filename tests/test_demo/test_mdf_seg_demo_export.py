@@ -31,7 +31,7 @@ def miou_by_hand(cfg, name, pred_dir):
     """mIoU (in %) of the PNG predictions in ``pred_dir`` against the raw
     labels of test set ``name``, as mmseg defines it (classes absent from
     both prediction and label are left out)."""
-    dataset = test_set(cfg, name)
+    dataset = _test_set(cfg, name)
     n = len(dataset.metainfo['classes'])
     inter, union = np.zeros(n), np.zeros(n)
     for i in range(len(dataset)):
@@ -52,7 +52,7 @@ def miou_by_hand(cfg, name, pred_dir):
     return float(np.mean(inter[seen] / union[seen]) * 100)
 
 
-def test_set(cfg, name):
+def _test_set(cfg, name):
     return DATASETS.build(cfg.test_dataloader.dataset.datasets[
         NAMES.index(name)])
 
@@ -61,7 +61,7 @@ def model_prediction(runner, cfg, name, img_path=None, dataset=None):
     """runner.model's prediction for a test image of dataset ``name``
     (all of them, in order, if ``img_path`` is None)."""
     init_default_scope('mmseg')
-    dataset = dataset or test_set(cfg, name)
+    dataset = dataset or _test_set(cfg, name)
     runner.model.eval()
     preds = []
     for i in range(len(dataset)):
@@ -203,7 +203,7 @@ def test_test_tool_writes_per_dataset_predictions(trained_moe_mdf, tmp_path,
     # every folder holds ITS dataset's images, each the model's prediction
     # (IoUMetric writes class + 1 for reduce_zero_label datasets)
     for name in NAMES:
-        dataset = test_set(cfg, name)
+        dataset = _test_set(cfg, name)
         preds = model_prediction(runner, cfg, name, dataset=dataset)
         want = {}
         for i, pred in enumerate(preds):
