@@ -41,14 +41,14 @@ labeled_pipeline = [
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=_base_.num_classes),
     *geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageChecked'),
-    dict(type='LoadIgnoreMask'),
     *geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
+    dict(type='LoadIgnoreMask'),  # after the geometry: nothing pads
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
          unsup_teacher=[dict(type='PackSegInputs')],
          unsup_student=_base_.strong_pipeline),
 ]

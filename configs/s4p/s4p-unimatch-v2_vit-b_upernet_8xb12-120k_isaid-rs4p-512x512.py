@@ -13,14 +13,14 @@ labeled_pipeline = [
     dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=branch_field,
+    dict(type='SharedMultiBranch', branch_field=branch_field,
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageChecked'),
-    dict(type='LoadIgnoreMask'),
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=branch_field,
+    dict(type='LoadIgnoreMask'),  # after the geometry: nothing pads
+    dict(type='SharedMultiBranch', branch_field=branch_field,
          unsup_teacher=[dict(type='PackSegInputs')],
          unsup_student=_base_.strong_pipeline,
          unsup_student2=_base_.strong_pipeline),

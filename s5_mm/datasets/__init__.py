@@ -5,12 +5,14 @@ from .openearthmap import OpenEarthMapDataset
 from .s5_openearthmap import S5OpenEarthMapDataset
 from .transforms import (AlbuColorJitter, BoxGaussianBlur,
                          FastRandomGrayscale, LoadAnnotationsChecked,
-                         LoadIgnoreMask, LoadImageChecked, SetDatasetName)
+                         LoadIgnoreMask, LoadImageChecked, SetDatasetName,
+                         SharedMultiBranch)
 from .unlabeled_dataset import UnlabeledImageDataset
 
 __all__ = [
     'AlbuColorJitter', 'BoxGaussianBlur', 'FastRandomGrayscale',
     'LoadAnnotationsChecked', 'LoadIgnoreMask', 'LoadImageChecked',
     'OpenEarthMapDataset', 'S5OpenEarthMapDataset', 'SetDatasetName',
+    'SharedMultiBranch',
     'StrictDIORDataset', 'StrictDOTAv2Dataset', 'UnlabeledImageDataset'
 ]

@@ -32,6 +32,7 @@ REGISTERED = {
     'LoadAnnotationsChecked':
     ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'LoadIgnoreMask': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'SharedMultiBranch': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'MoEViT': ('s5_mm.models.backbones', 'mmseg', 'model'),
     'MultiDatasetDOTAMetric': ('s5_mm.evaluation', 'mmrotate', 'metric'),
     'MultiDatasetEncoderDecoder':

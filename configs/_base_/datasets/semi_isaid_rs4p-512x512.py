@@ -9,14 +9,14 @@ labeled_pipeline = [
     dict(type='LoadAnnotationsChecked',
          num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageChecked'),
-    dict(type='LoadIgnoreMask'),  # marks padding as 255 after the crop
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
+    dict(type='LoadIgnoreMask'),  # after the geometry: nothing pads
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
          unsup_teacher=[dict(type='PackSegInputs')],
          unsup_student=_base_.strong_pipeline),
 ]
