@@ -9,10 +9,12 @@ waits for a core, which grow with an op's length and skew the ratio:
 
 - decoding alone (``LoadImageFromFile``);
 - the S4P ViT-B config's unlabeled pipeline as configured ("after":
-  fixmatch_views.py's strong-view ops, ``LoadIgnoreMask`` after the
-  geometry, ``SharedMultiBranch``);
+  fixmatch_views.py's strong-view ops, ``ContiguousArrays``,
+  ``LoadIgnoreMask`` after the geometry, ``SharedMultiBranch``,
+  ``FastPackSegInputs``);
 - the same with the earlier layout ("fast_ops": ``LoadIgnoreMask`` before
-  the geometry, ``mmdet.MultiBranch``), and with that layout and the
+  the geometry, ``mmdet.MultiBranch``, ``PackSegInputs``; see
+  :func:`earlier_layout`), and with that layout and the
   mmpretrain / mmcv strong-view ops (``ColorJitter``, ``RandomGrayscale``,
   ``GaussianBlur``: "before"); all three give the same views;
 - each photometric op applied (p=1) before / after.
@@ -89,16 +91,24 @@ def make_jpegs(folder: str) -> list:
 
 
 def earlier_layout(pipeline: list) -> list:
-    """The unlabeled pipeline as it was before ``SharedMultiBranch``.
+    """The unlabeled pipeline as it was before issue 26's last step.
 
-    ``LoadIgnoreMask`` right after the loader (the map then goes through the
-    geometry) and ``mmdet.MultiBranch`` (a deep copy per branch).
+    Without ``ContiguousArrays``, ``LoadIgnoreMask`` right after the loader
+    (the map then goes through the geometry), ``mmdet.MultiBranch`` (a deep
+    copy per branch) and mmseg's ``PackSegInputs``.
     """
-    types = [t['type'] for t in pipeline]
+    old = [copy.deepcopy(t) for t in pipeline
+           if t['type'] != 'ContiguousArrays']
+    types = [t['type'] for t in old]
     assert types[-2:] == ['LoadIgnoreMask', 'SharedMultiBranch'], types
-    old = copy.deepcopy(pipeline)
     old.insert(1, old.pop(-2))
     old[-1]['type'] = 'mmdet.MultiBranch'
+    for key, steps in old[-1].items():
+        if key in ('type', 'branch_field'):
+            continue
+        for step in (steps if isinstance(steps, list) else [steps]):
+            if step['type'] == 'FastPackSegInputs':
+                step['type'] = 'PackSegInputs'
     return old
 
 

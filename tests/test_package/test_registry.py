@@ -11,6 +11,8 @@ import s5_mm  # noqa: F401
 REGISTERED = {
     'AlbuColorJitter': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'BoxGaussianBlur': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'ContiguousArrays': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'FastPackSegInputs': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'CountedAsClassIoUMetric': ('s5_mm.evaluation', 'mmseg', 'metric'),
     'DatasetClassCheckHook': ('s5_mm.engine.hooks', 'mmengine', 'hook'),
     'EMATeacherHook': ('s5_mm.engine.hooks', 'mmseg', 'hook'),

@@ -1,3 +1,5 @@
+from .contiguous_arrays import ContiguousArrays
+from .fast_pack_seg_inputs import FastPackSegInputs
 from .load_annotations_checked import LoadAnnotationsChecked
 from .load_image_checked import LoadImageChecked
 from .semi_transforms import LoadIgnoreMask
@@ -7,7 +9,8 @@ from .strong_views import (AlbuColorJitter, BoxGaussianBlur,
                            FastRandomGrayscale)
 
 __all__ = [
-    'AlbuColorJitter', 'BoxGaussianBlur', 'FastRandomGrayscale',
+    'AlbuColorJitter', 'BoxGaussianBlur', 'ContiguousArrays',
+    'FastPackSegInputs', 'FastRandomGrayscale',
     'LoadAnnotationsChecked', 'LoadIgnoreMask', 'LoadImageChecked',
     'SetDatasetName', 'SharedMultiBranch'
 ]

@@ -1,15 +1,9 @@
 """mmdet's ``MultiBranch`` without a deep copy of the image per branch."""
 import copy
-import warnings
 
 import numpy as np
 from mmdet.datasets.transforms import MultiBranch
 from mmseg.registry import TRANSFORMS
-
-# torch warns (once per process) when PackSegInputs wraps a read-only array;
-# it copies the transposed image right after, so the tensor is writable
-_TORCH_READ_ONLY = 'The given NumPy array is not writable'
-
 
 def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
@@ -34,6 +28,11 @@ class SharedMultiBranch(MultiBranch):
     with a ``ValueError`` naming the branch instead of changing what the
     other branches see: use ``mmdet.MultiBranch`` for such a branch.
 
+    Pack the branches with :class:`FastPackSegInputs`, which always copies
+    the image. mmseg's ``PackSegInputs`` works too, but wraps a C-contiguous
+    image in a tensor before copying it, and torch warns once per process
+    that the array is not writable.
+
     Arguments and output format are ``mmdet.MultiBranch``'s.
     """
 
@@ -49,10 +48,7 @@ class SharedMultiBranch(MultiBranch):
         }
         for branch, pipeline in self.branch_pipelines.items():
             try:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings('ignore', _TORCH_READ_ONLY)
-                    branch_results = pipeline(
-                        copy.deepcopy(results, dict(shared)))
+                branch_results = pipeline(copy.deepcopy(results, dict(shared)))
             except ValueError as err:
                 if 'read-only' not in str(err):
                     raise
