@@ -4,16 +4,15 @@ from .dota import StrictDOTAv2Dataset
 from .openearthmap import OpenEarthMapDataset
 from .s5_openearthmap import S5OpenEarthMapDataset
 from .transforms import (AlbuColorJitter, BoxGaussianBlur, ContiguousArrays,
-                         FastPackSegInputs, FastRandomGrayscale, LoadAnnotationsChecked,
-                         LoadIgnoreMask, LoadImageChecked, SetDatasetName,
-                         SharedMultiBranch)
+                         FastPackSegInputs, FastRandomGrayscale,
+                         LoadAnnotationsChecked, LoadIgnoreMask,
+                         LoadImageChecked, SetDatasetName, SharedMultiBranch)
 from .unlabeled_dataset import UnlabeledImageDataset
 
 __all__ = [
     'AlbuColorJitter', 'BoxGaussianBlur', 'ContiguousArrays',
-    'FastPackSegInputs', 'FastRandomGrayscale',
-    'LoadAnnotationsChecked', 'LoadIgnoreMask', 'LoadImageChecked',
-    'OpenEarthMapDataset', 'S5OpenEarthMapDataset', 'SetDatasetName',
-    'SharedMultiBranch',
+    'FastPackSegInputs', 'FastRandomGrayscale', 'LoadAnnotationsChecked',
+    'LoadIgnoreMask', 'LoadImageChecked', 'OpenEarthMapDataset',
+    'S5OpenEarthMapDataset', 'SetDatasetName', 'SharedMultiBranch',
     'StrictDIORDataset', 'StrictDOTAv2Dataset', 'UnlabeledImageDataset'
 ]

@@ -10,7 +10,6 @@ from .strong_views import (AlbuColorJitter, BoxGaussianBlur,
 
 __all__ = [
     'AlbuColorJitter', 'BoxGaussianBlur', 'ContiguousArrays',
-    'FastPackSegInputs', 'FastRandomGrayscale',
-    'LoadAnnotationsChecked', 'LoadIgnoreMask', 'LoadImageChecked',
-    'SetDatasetName', 'SharedMultiBranch'
+    'FastPackSegInputs', 'FastRandomGrayscale', 'LoadAnnotationsChecked',
+    'LoadIgnoreMask', 'LoadImageChecked', 'SetDatasetName', 'SharedMultiBranch'
 ]

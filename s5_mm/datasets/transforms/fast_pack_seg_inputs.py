@@ -38,9 +38,10 @@ class FastPackSegInputs(PackSegInputs):
                 or img.dtype not in _CV2_DTYPES
                 or not 1 <= img.shape[2] <= _MAX_CHANNELS):
             return super().transform(results)
-        packed = super().transform(
-            {key: value
-             for key, value in results.items() if key != 'img'})
+        packed = super().transform({
+            key: value
+            for key, value in results.items() if key != 'img'
+        })
         planes = cv2.split(img)
         inputs = torch.from_numpy(np.stack(planes))
         return dict(inputs=inputs, **packed)

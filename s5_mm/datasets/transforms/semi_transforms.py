@@ -23,10 +23,10 @@ class LoadIgnoreMask(BaseTransform):
 
     Place it after transforms that never pad (mmcv's ``RandomResize``,
     mmseg's ``RandomCrop`` with the default ``cat_max_ratio=1``, which
-    crops at most the whole image, and ``RandomFlip``): the map is then the same, all valid, and is made at the
-    final size instead of being resized and cropped with the image, as the
-    S4P configs do. Before any transform that pads (``Pad``, a rotation
-    with a border), it must come first.
+    crops at most the whole image, and ``RandomFlip``): the map is then the
+    same, all valid, and is made at the final size instead of being resized
+    and cropped with the image, as the S4P configs do. Before any transform
+    that pads (``Pad``, a rotation with a border), it must come first.
 
     Required keys: ``img``. Added keys: ``gt_seg_map``, ``seg_fields``.
 

@@ -5,6 +5,7 @@ import numpy as np
 from mmdet.datasets.transforms import MultiBranch
 from mmseg.registry import TRANSFORMS
 
+
 def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
@@ -16,8 +17,9 @@ class SharedMultiBranch(MultiBranch):
     """``mmdet.MultiBranch`` whose branches share the arrays, read-only.
 
     mmdet's ``MultiBranch`` gives every branch ``copy.deepcopy(results)``:
-    with a weak and a strong view that is two copies of the image (and of
-    every map) per sample, which cost more than decoding it. Here each
+    with a weak and a strong view that is two copies of the image and of
+    every map per sample (of a strided ``np.flip`` view, each costs more
+    than decoding the image; see :class:`ContiguousArrays`). Here each
     branch gets a deep copy of everything except the top-level numpy arrays
     of ``results`` (``img``, ``gt_seg_map``, ...), which it gets as
     read-only views of the same memory. Transforms that return new arrays
@@ -43,7 +45,10 @@ class SharedMultiBranch(MultiBranch):
             for value in results.values() if isinstance(value, np.ndarray)
         }
         multi_results = {
-            branch: {'inputs': None, 'data_samples': None}
+            branch: {
+                'inputs': None,
+                'data_samples': None
+            }
             for branch in self.branch_field
         }
         for branch, pipeline in self.branch_pipelines.items():
