@@ -41,15 +41,17 @@ labeled_pipeline = [
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=_base_.num_classes),
     *geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
-         sup=dict(type='PackSegInputs')),
+    dict(type='ContiguousArrays'),  # one fast copy of the flipped views
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
+         sup=dict(type='FastPackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageChecked'),
-    dict(type='LoadIgnoreMask'),
     *geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
-         unsup_teacher=[dict(type='PackSegInputs')],
+    dict(type='ContiguousArrays'),  # one fast copy of the flipped views
+    dict(type='LoadIgnoreMask'),  # after the geometry, which never pads
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
+         unsup_teacher=[dict(type='FastPackSegInputs')],
          unsup_student=_base_.strong_pipeline),
 ]
 train_dataloader = dict(

@@ -13,15 +13,17 @@ labeled_pipeline = [
     dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=branch_field,
-         sup=dict(type='PackSegInputs')),
+    dict(type='ContiguousArrays'),  # one fast copy of the flipped views
+    dict(type='SharedMultiBranch', branch_field=branch_field,
+         sup=dict(type='FastPackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageChecked'),
-    dict(type='LoadIgnoreMask'),
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=branch_field,
-         unsup_teacher=[dict(type='PackSegInputs')],
+    dict(type='ContiguousArrays'),  # one fast copy of the flipped views
+    dict(type='LoadIgnoreMask'),  # after the geometry, which never pads
+    dict(type='SharedMultiBranch', branch_field=branch_field,
+         unsup_teacher=[dict(type='FastPackSegInputs')],
          unsup_student=_base_.strong_pipeline,
          unsup_student2=_base_.strong_pipeline),
 ]

@@ -11,6 +11,8 @@ import s5_mm  # noqa: F401
 REGISTERED = {
     'AlbuColorJitter': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'BoxGaussianBlur': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'ContiguousArrays': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'FastPackSegInputs': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'CountedAsClassIoUMetric': ('s5_mm.evaluation', 'mmseg', 'metric'),
     'DatasetClassCheckHook': ('s5_mm.engine.hooks', 'mmengine', 'hook'),
     'EMATeacherHook': ('s5_mm.engine.hooks', 'mmseg', 'hook'),
@@ -32,6 +34,7 @@ REGISTERED = {
     'LoadAnnotationsChecked':
     ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'LoadIgnoreMask': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
+    'SharedMultiBranch': ('s5_mm.datasets.transforms', 'mmseg', 'transform'),
     'MoEViT': ('s5_mm.models.backbones', 'mmseg', 'model'),
     'MultiDatasetDOTAMetric': ('s5_mm.evaluation', 'mmrotate', 'metric'),
     'MultiDatasetEncoderDecoder':

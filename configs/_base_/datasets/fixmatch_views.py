@@ -5,7 +5,11 @@
 # The weak view is the shared geometry alone; CutMix happens in the model.
 # The ops draw their parameters like mmpretrain's ColorJitter / GaussianBlur
 # and mmcv's RandomGrayscale and run on OpenCV kernels (docs/s4p.md,
-# "Strong views"; bench/s4p_views.py).
+# "Strong views"; bench/s4p_views.py). The pipelines around the views
+# (semi_isaid_rs4p-512x512.py) make the geometry's strided views contiguous
+# once (ContiguousArrays), make the ignore mask after the geometry, share the
+# arrays between branches read-only (SharedMultiBranch) and pack with
+# FastPackSegInputs: the same outputs as mmdet.MultiBranch + PackSegInputs.
 branch_field = ['sup', 'unsup_teacher', 'unsup_student']
 strong_pipeline = [
     dict(type='RandomApply', prob=0.8, transforms=[
@@ -15,5 +19,5 @@ strong_pipeline = [
     dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True,
          channel_weights=(0.114, 0.587, 0.299)),
     dict(type='BoxGaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
-    dict(type='PackSegInputs'),
+    dict(type='FastPackSegInputs'),  # PackSegInputs' output, faster
 ]

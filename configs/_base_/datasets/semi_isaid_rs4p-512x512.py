@@ -9,15 +9,17 @@ labeled_pipeline = [
     dict(type='LoadAnnotationsChecked',
          num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
-         sup=dict(type='PackSegInputs')),
+    dict(type='ContiguousArrays'),  # one fast copy of the flipped views
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
+         sup=dict(type='FastPackSegInputs')),
 ]
 unlabeled_pipeline = [
     dict(type='LoadImageChecked'),
-    dict(type='LoadIgnoreMask'),  # marks padding as 255 after the crop
     *_base_.isaid_geometric_pipeline,
-    dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,
-         unsup_teacher=[dict(type='PackSegInputs')],
+    dict(type='ContiguousArrays'),  # one fast copy of the flipped views
+    dict(type='LoadIgnoreMask'),  # after the geometry, which never pads
+    dict(type='SharedMultiBranch', branch_field=_base_.branch_field,
+         unsup_teacher=[dict(type='FastPackSegInputs')],
          unsup_student=_base_.strong_pipeline),
 ]
 labeled_batch, unlabeled_batch = 12, 12

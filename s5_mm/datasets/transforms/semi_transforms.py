@@ -15,11 +15,18 @@ class LoadIgnoreMask(BaseTransform):
     """Give an unlabeled image a ``gt_seg_map`` that marks padding.
 
     The map is filled with ``valid_value`` (0) and registered in
-    ``seg_fields``, so mmcv / mmseg's geometric transforms (``RandomResize``,
-    ``RandomCrop``, ``RandomFlip``) move it with the image, ``PackSegInputs``
-    packs it as ``gt_sem_seg`` and ``SegDataPreProcessor`` pads it with
-    ``seg_pad_val`` (255). The FixMatch segmentor reads pixels equal to the
-    ignore index as padding and never gives them a pseudo-label loss.
+    ``seg_fields``, so geometric transforms after it move (and pad) it with
+    the image, ``PackSegInputs`` packs it as ``gt_sem_seg`` and
+    ``SegDataPreProcessor`` pads it with ``seg_pad_val`` (255). The FixMatch
+    segmentor reads pixels equal to the ignore index as padding and never
+    gives them a pseudo-label loss.
+
+    Place it after transforms that never pad (mmcv's ``RandomResize``,
+    mmseg's ``RandomCrop`` with the default ``cat_max_ratio=1``, which
+    crops at most the whole image, and ``RandomFlip``): the map is then the
+    same, all valid, and is made at the final size instead of being resized
+    and cropped with the image, as the S4P configs do. Before any transform
+    that pads (``Pad``, a rotation with a border), it must come first.
 
     Required keys: ``img``. Added keys: ``gt_seg_map``, ``seg_fields``.
 

@@ -229,7 +229,7 @@ def test_config_pipeline_matches_present_pipeline_and_is_silent():
         osp.join(ROOT, 'configs', '_base_', 'datasets', 'fixmatch_views.py'))
     types = [t['type'] for t in cfg.strong_pipeline]
     assert types == ['RandomApply', 'FastRandomGrayscale', 'BoxGaussianBlur',
-                     'PackSegInputs']
+                     'FastPackSegInputs']
     init_default_scope('mmseg')
     new = Compose(cfg.strong_pipeline[:-1])
     old = Compose(PRESENT_STRONG)
