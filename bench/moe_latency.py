@@ -13,9 +13,12 @@ The last line printed is a JSON object with the ratios and raw timings.
 
     python bench/moe_latency.py            # ViT-B, 512x512, ~4 min on 2 cores
     python bench/moe_latency.py --pairs 9 --img 256
+    # shared machine: process CPU time, 1 thread (load moves it far less)
+    python bench/moe_latency.py --clock cpu --threads 1 --img 160
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -47,13 +50,19 @@ def parse_args():
                         help='timed A/B pairs per ratio (after 1 warm-up)')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch threads (0: torch default)')
+    parser.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                        help='wall: perf_counter; cpu: process CPU time '
+                        '(use with --threads 1 on a loaded machine)')
     return parser.parse_args()
 
 
+CLOCK = time.perf_counter
+
+
 def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+    start = CLOCK()
     fn()
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def interleaved(a: Callable, b: Callable, pairs: int,
@@ -81,7 +90,10 @@ def interleaved(a: Callable, b: Callable, pairs: int,
 
 
 def main():
+    global CLOCK
     args = parse_args()
+    if args.clock == 'cpu':
+        CLOCK = time.process_time
     if args.threads:
         torch.set_num_threads(args.threads)
     init_default_scope('mmseg')
@@ -117,7 +129,8 @@ def main():
         setup=dict(config=args.config, img=args.img, batch=args.batch,
                    mixed_batch=args.mixed_batch,
                    expert_channels=args.expert_channels, pairs=args.pairs,
-                   threads=torch.get_num_threads()),
+                   threads=torch.get_num_threads(), clock=args.clock,
+                   load=[round(v, 2) for v in os.getloadavg()]),
         details=dict(moe_vs_dense=moe_vs_dense,
                      mixed_vs_single=mixed_vs_single))
     print(json.dumps(result))

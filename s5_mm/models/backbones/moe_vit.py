@@ -6,7 +6,6 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import ModuleList
@@ -53,19 +52,21 @@ class MoEFFN(FFN):
         return self.layers[-2]
 
     def project(self, hidden: Tensor, groups: ExpertGroups) -> Tensor:
-        """fc2 of the MoE FFN: every group of samples (the batch is sorted by
-        dataset id) goes through ``[shared; expert_k]``, the shared rows
-        followed by its own expert's rows. One matrix product per group, as
-        fast as a dense fc2; no expert sees another dataset's samples."""
-        shared = self.shared_fc
-        outs = []
-        for k, start, end in groups:
-            expert = self.experts[k]
-            part = hidden if len(groups) == 1 else hidden[start:end]
-            outs.append(
-                F.linear(part, torch.cat([shared.weight, expert.weight]),
-                         torch.cat([shared.bias, expert.bias])))
-        return outs[0] if len(outs) == 1 else torch.cat(outs)
+        """fc2 of the MoE FFN: the shared rows run once on the whole batch;
+        every group of samples (the batch is sorted by dataset id) goes
+        through its own expert only, and the expert's channels follow the
+        shared ones. No weight is copied per call, so a batch mixing datasets
+        costs about what a one-dataset batch costs (one large product, small
+        expert products); no expert sees another dataset's samples."""
+        shared = self.shared_fc(hidden)
+        if len(groups) == 1:
+            expert = self.experts[groups[0][0]](hidden)
+        else:
+            expert = torch.cat([
+                self.experts[k](hidden[start:end])
+                for k, start, end in groups
+            ])
+        return torch.cat([shared, expert], dim=-1)
 
     def forward(self,
                 x: Tensor,
