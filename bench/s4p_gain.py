@@ -220,15 +220,13 @@ def scale_blur(strong_pipeline: list, size: int, ref: int) -> None:
     """
     if ref == 0:
         return
-    blurs = [
-        t for t in strong_pipeline if t['type'] == 'mmpretrain.GaussianBlur'
-    ]
+    blurs = [t for t in strong_pipeline if t['type'] == 'BoxGaussianBlur']
     if len(blurs) != 1:
-        raise KeyError('scale_blur: expected one mmpretrain.GaussianBlur in '
+        raise KeyError('scale_blur: expected one BoxGaussianBlur in '
                        f'the strong pipeline, got {len(blurs)}; pass '
                        '--blur-ref 0 to keep the config as it is')
-    low, high = blurs[0]['magnitude_range']
-    blurs[0]['magnitude_range'] = (low * size / ref, high * size / ref)
+    low, high = blurs[0]['sigma_range']
+    blurs[0]['sigma_range'] = (low * size / ref, high * size / ref)
 
 
 def _dataset(root: str, split: str, meta: dict, pipeline: list) -> dict:

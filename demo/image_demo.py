@@ -39,11 +39,9 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 import s5_mm  # noqa: F401
-from s5_mm.apis import (blend_segmentation, build_inference_pipeline,
-                        dataset_metainfo, downscale_for_drawing,
-                        draw_rotated_boxes, find_dataset,
-                        inference_detector_large_scene,
-                        inference_segmentor_large_scene, init_model)
+from s5_mm.apis import (blend_segmentation, downscale_for_drawing,
+                        draw_rotated_boxes, inference_detector_large_scene,
+                        inference_segmentor_large_scene, init_predictor)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -80,26 +78,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def load_model_and_data(args: argparse.Namespace, cfg: Config):
     """The model, the chosen dataset's inference pipeline and metainfo, and
     the image (BGR)."""
-    model = init_model(cfg, args.checkpoint, device=args.device)
-    names = getattr(model, 'dataset_names', None)
-    dataset = args.dataset
-    if names is not None:
-        names = list(names)
-        if dataset is None and len(names) > 1:
-            raise ValueError(f'this model predicts for several datasets '
-                             f'{names}: choose one with --dataset NAME')
-        if dataset is not None and dataset not in names:
-            raise ValueError(f"--dataset '{dataset}' is not one of the "
-                             f"model's datasets {names}")
-        dataset = dataset or names[0]
-    scope = cfg.get('default_scope', 'mmseg')
-    dataset_cfg = find_dataset(cfg, dataset)
-    pipeline = build_inference_pipeline(
-        dataset_cfg, scope, dataset if names is not None else None)
-    meta = dataset_metainfo(dataset_cfg, scope)
-    if 'classes' not in meta:
-        raise KeyError(f"dataset {dataset_cfg['type']} has no classes in its "
-                       'METAINFO or the config\'s metainfo')
+    model, pipeline, meta, _ = init_predictor(cfg, args.checkpoint,
+                                              args.device, args.dataset)
     return model, pipeline, meta, _read(args.img)
 
 

@@ -16,6 +16,12 @@ docs/selection.md):
     # or all three at once
     python tools/select_data.py all CONFIG CHECKPOINT --work-dir W ... \\
         --num-clusters 64 --budget 100000
+    # read every image of a split file once (exists, decodes), in parallel
+    python tools/select_data.py check --pool-root ROOT --pool-list SPLIT \\
+        [--workers N] [--work-dir W]
+
+Every setting flag and its default comes from
+s5_mm/selection/settings.py (SelectionSettings), shared with the hook.
 
 Multi-GPU / slurm scoring: tools/dist_select.sh, tools/slurm_select.sh.
 """
@@ -60,32 +66,25 @@ def lean_steps(name: str = 'cluster_select') -> types.ModuleType:
     return importlib.import_module(f'{LEAN_PACKAGE}.{name}')
 
 
-def _add_score_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument('config', help='mmseg config of the scoring segmentor')
-    p.add_argument('checkpoint', help='its checkpoint')
+def _add_pool_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--pool-root', required=True,
                    help='unlabeled pool folder (split paths are relative '
                    'to it)')
-    p.add_argument('--pool-list', help='optional list of pool images '
+    p.add_argument('--pool-list', help='optional split file of pool images '
                    '(relative to --pool-root); default: walk the folder')
+    p.add_argument('--keep-duplicates', action='store_true',
+                   help='keep paths listed twice in a list file (default: '
+                   'an error naming both lines)')
+
+
+def _add_score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('config', help='mmseg config of the scoring segmentor')
+    p.add_argument('checkpoint', help='its checkpoint')
+    _add_pool_args(p)
     p.add_argument('--labeled-root', help='labeled image folder (features '
                    'for K-Means); required by "all"')
     p.add_argument('--labeled-list', help='optional list of labeled images')
-    p.add_argument('--feature-module', default='backbone',
-                   help='module whose output is pooled into the feature '
-                   '(e.g. backbone, neck)')
-    p.add_argument('--feature-index', type=int, default=-1,
-                   help='which output of that module (default: last)')
-    p.add_argument('--shard-size', type=int, default=1000,
-                   help='images per shard file (the resumable unit)')
-    p.add_argument('--batch-size', type=int, default=8)
-    p.add_argument('--num-workers', type=int, default=4,
-                   help='image decoding workers per rank')
-    p.add_argument('--on-error', choices=['skip', 'stop'], default='skip',
-                   help='bad image: log it in rejects.tsv and continue '
-                   '(skip) or log it and stop')
-    p.add_argument('--max-shards', type=int,
-                   help='score at most this many shards per rank in this run')
+    lean_steps('settings').add_setting_args(p, 'score')
     p.add_argument('--device',
                    help='default: cuda:LOCAL_RANK if CUDA, else cpu')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -96,27 +95,18 @@ def _add_score_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_cluster_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument('--num-clusters', type=int, required=True,
-                   help='K-Means clusters M')
-    p.add_argument('--niter', type=int, default=20)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--no-normalize', action='store_true',
-                   help='cluster raw features (default: L2-normalised, '
-                   'spherical K-Means)')
-    p.add_argument('--gpu', choices=['auto', 'on', 'off'], default='auto',
-                   help='faiss on GPU (auto: when faiss sees one)')
-    p.add_argument('--chunk-rows', type=int, default=32768,
-                   help='candidates searched per faiss call')
+    lean_steps('settings').add_setting_args(p, 'cluster')
 
 
 def _add_select_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument('--budget', type=int, required=True,
-                   help='total number of images N to select')
-    p.add_argument('--quota-mode', choices=['proportional', 'equal'],
-                   default='proportional',
-                   help='quotas proportional to labeled cluster sizes, or '
-                   'equal')
+    lean_steps('settings').add_setting_args(p, 'select')
     p.add_argument('--split-file', help='also write the split file here')
+
+
+def _add_check_args(p: argparse.ArgumentParser) -> None:
+    _add_pool_args(p)
+    p.add_argument('--workers', type=int, default=os.cpu_count() or 1,
+                   help='parallel readers (default: all CPUs)')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -127,15 +117,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         score=[_add_score_args],
         cluster=[_add_cluster_args],
         select=[_add_select_args],
-        all=[_add_score_args, _add_cluster_args, _add_select_args])
+        all=[_add_score_args, _add_cluster_args, _add_select_args],
+        check=[_add_check_args])
     helps = dict(
+        check='read every image of a pool or split file once (exists, '
+        'decodes), in parallel; exit 1 if any cannot be loaded',
         score='score the pool (and labeled set): entropy + pooled feature',
         cluster='faiss K-Means on labeled features, assign the pool',
         select='per-cluster quotas, lowest entropy first; split + report',
         all='score, cluster and select in one run')
     for name, adders in steps.items():
         p = sub.add_parser(name, help=helps[name])
-        p.add_argument('--work-dir', required=True, help='output folder')
+        p.add_argument('--work-dir', required=name != 'check',
+                       help='output folder (check: where rejects.tsv goes)')
         for add in adders:
             add(p)
     args = parser.parse_args(argv)
@@ -166,8 +160,8 @@ def _score(args: argparse.Namespace) -> None:
     from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from s5_mm.selection import (build_scoring_pipeline, list_pool,
-                                 run_selection, score_pools)
+    from s5_mm.selection import (SelectionSettings, build_scoring_pipeline,
+                                 list_pool, run_selection, score_pools)
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
     if not osp.isfile(args.checkpoint):
@@ -185,34 +179,33 @@ def _score(args: argparse.Namespace) -> None:
         config_sha1=hashlib.sha1(cfg.pretty_text.encode()).hexdigest(),
         checkpoint=osp.abspath(args.checkpoint),
         checkpoint_bytes=osp.getsize(args.checkpoint))
-    score_cfg = dict(
-        feature_module=args.feature_module, feature_index=args.feature_index,
-        shard_size=args.shard_size, batch_size=args.batch_size,
-        num_workers=args.num_workers, on_error=args.on_error,
-        max_shards=args.max_shards, fingerprint=fingerprint)
-    pool_paths = list_pool(args.pool_root, args.pool_list)
-    if args.step == 'all':
-        run_selection(
-            model, pipeline, args.pool_root, pool_paths, args.labeled_root,
-            list_pool(args.labeled_root, args.labeled_list), args.work_dir,
-            args.budget, args.num_clusters, args.quota_mode, args.split_file,
-            score_cfg, _cluster_cfg(args), logger=LOGGER)
-        return
-    pools = dict(unlabeled=(args.pool_root, pool_paths))
+    settings = SelectionSettings.from_args(args)
+    pools = dict(unlabeled=(args.pool_root,
+                            list_pool(args.pool_root, args.pool_list,
+                                      keep_duplicates=args.keep_duplicates)))
     if args.labeled_root:
         pools['labeled'] = (args.labeled_root,
                             list_pool(args.labeled_root, args.labeled_list))
-    score_pools(model, pipeline, args.work_dir, pools, LOGGER, **score_cfg)
+    if args.step == 'all':
+        run_selection(model, pipeline, args.work_dir, pools, settings,
+                      args.split_file, fingerprint, logger=LOGGER)
+    else:
+        score_pools(model, pipeline, args.work_dir, pools, settings,
+                    fingerprint, LOGGER)
 
 
-def _cluster_cfg(args: argparse.Namespace) -> dict:
-    return dict(niter=args.niter, seed=args.seed,
-                normalize=not args.no_normalize,
-                gpu=dict(auto=None, on=True, off=False)[args.gpu],
-                chunk_rows=args.chunk_rows)
+def _check(args: argparse.Namespace) -> int:
+    """The check step: every image read and decoded once."""
+    import s5_mm  # noqa: F401
+    from s5_mm.selection.pool_check import check_pool
+    out = None if args.work_dir is None else osp.join(args.work_dir,
+                                                      'rejects.tsv')
+    bad = check_pool(args.pool_root, args.pool_list, args.workers, out,
+                     args.keep_duplicates, LOGGER)
+    return 1 if bad else 0
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     args = parse_args(argv)
     if not LOGGER.handlers:
         handler = logging.StreamHandler()
@@ -224,22 +217,24 @@ def main(argv=None) -> None:
     if args.step == 'all' and not args.labeled_root:
         raise ValueError('"all" needs --labeled-root (labeled features are '
                          'what K-Means clusters)')
+    if args.step == 'check':
+        return _check(args)
     if args.step in ('score', 'all'):
         _score(args)
-        return
+        return 0
     if int(os.environ.get('RANK', '0')) != 0:
-        return  # cluster / select: one process
+        return 0  # cluster / select: one process
     steps = lean_steps()
     work = lean_steps('layout').SelectionWorkDir.of(args.work_dir)
+    settings = lean_steps('settings').SelectionSettings.from_args(args)
     if args.step == 'cluster':
         steps.cluster_pools(work.labeled, work.unlabeled, work.clusters,
-                            args.num_clusters, logger=LOGGER,
-                            **_cluster_cfg(args))
+                            settings, LOGGER)
     else:
         steps.select_pool(work.unlabeled, work.clusters, work.selection,
-                          args.budget, args.quota_mode, args.split_file,
-                          LOGGER)
+                          settings, args.split_file, LOGGER)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -263,6 +263,12 @@ step "OpenMMLab libraries (mmseg, mmdet, mmpretrain, mmrotate) and faiss"
 # mmrotate-dev declares loose requirements; --no-deps keeps pip away from mmcv.
 "${PIP[@]}" -q -c "$CONSTRAINTS" --no-deps "mmrotate-dev==1.0.1"
 
+step "albumentations (S4P strong views), without opencv-python-headless"
+# its opencv-python-headless would replace mmcv's opencv-python in cv2/
+# (requirements/albumentations.txt)
+"${PIP[@]}" -q --no-deps "albumentations==2.0.8" "albucore==0.0.24"
+"${PIP[@]}" -q -c "$CONSTRAINTS" -r "$ROOT/requirements/albumentations.txt"
+
 step "openmim (mim train / mim test), without openxlab"
 # openmim's declared opendatalab -> openxlab would downgrade setuptools, rich,
 # tqdm and requests; mim never imports them (requirements/openmim.txt).

@@ -37,7 +37,7 @@ geometric_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
 ]
 labeled_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
          num_classes=_base_.num_classes),
     *geometric_pipeline,
@@ -45,7 +45,7 @@ labeled_pipeline = [
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadIgnoreMask'),
     *geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=_base_.branch_field,

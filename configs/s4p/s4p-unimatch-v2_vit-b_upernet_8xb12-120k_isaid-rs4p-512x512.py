@@ -10,14 +10,14 @@ model = dict(
     semi_test_cfg=dict(predict_on='teacher'))
 branch_field = ['sup', 'unsup_teacher', 'unsup_student', 'unsup_student2']
 labeled_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadAnnotationsChecked', num_classes=_base_.isaid_num_classes),
     *_base_.isaid_geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=branch_field,
          sup=dict(type='PackSegInputs')),
 ]
 unlabeled_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='LoadIgnoreMask'),
     *_base_.isaid_geometric_pipeline,
     dict(type='mmdet.MultiBranch', branch_field=branch_field,

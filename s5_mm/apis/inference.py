@@ -6,7 +6,7 @@ semi-supervised ``FixMatchSegmentor`` models), without building a dataset,
 so no training data need be present.
 """
 import copy
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,7 +19,8 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import BaseDataElement
 from torch import nn
 
-from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
+from s5_mm.datasets.dataset_lookup import (dataset_metainfo, find_dataset,
+                                          pipeline_dataset_name)
 
 # label loaders (mmseg's LoadAnnotations and s5_mm's LoadAnnotationsChecked,
 # matched by prefix) and box conversions need annotations: dropped
@@ -100,6 +101,49 @@ def build_inference_pipeline(dataset_cfg: dict,
     if dataset_name is not None and pipeline_dataset_name(steps) is None:
         steps.append(dict(type='SetDatasetName', name=dataset_name))
     return Compose(steps)
+
+
+def init_predictor(cfg: Config,
+                   checkpoint: Optional[str],
+                   device: str = 'cpu',
+                   dataset: Optional[str] = None
+                   ) -> Tuple[nn.Module, Compose, dict, Optional[str]]:
+    """Model, inference pipeline and metainfo of the dataset it predicts for
+    (what the demo and the scene tool start from).
+
+    Args:
+        cfg (Config): the model's config.
+        checkpoint (str, optional): checkpoint file.
+        device (str): e.g. 'cpu', 'cuda:0'.
+        dataset (str, optional): a multi-dataset model's dataset (its
+            expert, head, test pipeline, classes, palette); required when it
+            has several.
+
+    Returns:
+        tuple: ``(model, pipeline, metainfo, dataset name)``; the name is
+        the dataset's ``SetDatasetName`` for multi-dataset models, else
+        ``dataset`` as given or the dataset config's type.
+    """
+    model = init_model(cfg, checkpoint, device=device)
+    names = getattr(model, 'dataset_names', None)
+    if names is not None:
+        names = list(names)
+        if dataset is None and len(names) > 1:
+            raise ValueError(f'this model predicts for several datasets '
+                             f'{names}: choose one with --dataset NAME')
+        if dataset is not None and dataset not in names:
+            raise ValueError(f"--dataset '{dataset}' is not one of the "
+                             f"model's datasets {names}")
+        dataset = dataset or names[0]
+    scope = cfg.get('default_scope', 'mmseg')
+    dataset_cfg = find_dataset(cfg, dataset)
+    pipeline = build_inference_pipeline(
+        dataset_cfg, scope, dataset if names is not None else None)
+    meta = dataset_metainfo(dataset_cfg, scope)
+    if 'classes' not in meta:
+        raise KeyError(f"dataset {dataset_cfg['type']} has no classes in its "
+                       'METAINFO or the config\'s metainfo')
+    return model, pipeline, meta, dataset or _short(dataset_cfg['type'])
 
 
 @torch.no_grad()

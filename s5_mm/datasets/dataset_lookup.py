@@ -3,12 +3,14 @@
 A dataset is named by the ``SetDatasetName`` at the end of its pipeline (see
 ``s5_mm/datasets/transforms/set_dataset_name.py``). Multi-dataset configs
 nest datasets in ``ConcatDataset`` (``datasets=[...]``) and wrappers such as
-``RepeatDataset`` (``dataset=...``); the lookup walks them recursively. The
-demo, the multi-dataset loops and ``tools/model_converters/export_dense.py``
-all use these functions.
+``RepeatDataset`` (``dataset=...``); one rule walks both configs
+(:func:`walk_dataset_cfgs`) and built datasets (:func:`walk_built_datasets`):
+descend into ``datasets``, else into ``dataset``, else it is a leaf. The
+demo, the multi-dataset loops, the class-count hook and
+``tools/model_converters/export_dense.py`` all use these functions.
 """
 import copy
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -74,6 +76,61 @@ def walk_dataset_cfgs(dataset_cfg: dict, where: str = 'dataset'
             yield key, name, cfg
 
     yield from walk(dataset_cfg, where, None)
+
+
+def walk_built_datasets(dataset: Any, where: str = 'dataset'
+                        ) -> Iterator[Tuple[str, Any]]:
+    """Every leaf of a built dataset (``ConcatDataset.datasets``, wrappers'
+    ``dataset``), with where it sits; the same rule as
+    :func:`walk_dataset_cfgs`.
+
+    Args:
+        dataset: a built dataset, possibly nested.
+        where (str): how ``dataset`` is called in messages.
+
+    Yields:
+        tuple: ``(where, leaf)``, e.g. ``('dataset.datasets[1]', leaf)``.
+    """
+    parts = getattr(dataset, 'datasets', None)
+    inner = getattr(dataset, 'dataset', None)
+    if isinstance(parts, (list, tuple)):
+        for i, sub in enumerate(parts):
+            yield from walk_built_datasets(sub, f'{where}.datasets[{i}]')
+    elif inner is not None and not hasattr(dataset, 'pipeline'):
+        yield from walk_built_datasets(inner, f'{where}.dataset')
+    else:
+        yield where, dataset
+
+
+def built_pipeline(dataset: Any) -> list:
+    """The transforms of a built dataset's pipeline ([] if it has none)."""
+    return list(getattr(getattr(dataset, 'pipeline', None), 'transforms',
+                        None) or [])
+
+
+def dataset_name_of(dataset: Any, where: str = 'dataset') -> str:
+    """The name (``SetDatasetName``) of a built dataset; all leaves of a
+    nested one must carry the same name.
+
+    Raises:
+        ValueError: a leaf has no ``SetDatasetName`` (naming it, its type
+            and ``data_root``), or the leaves carry different names.
+    """
+    names = set()
+    for leaf_where, leaf in walk_built_datasets(dataset, where):
+        name = pipeline_dataset_name(built_pipeline(leaf))
+        if name is None:
+            root = getattr(leaf, 'data_root', '')
+            raise ValueError(
+                f'{leaf_where} ({type(leaf).__name__}, data_root={root!r}) '
+                "has no SetDatasetName in its pipeline: add dict(type="
+                "'SetDatasetName', name=...) at the end of it, so its samples "
+                'can be routed')
+        names.add(name)
+    if len(names) != 1:
+        raise ValueError(f'the parts of {where} are named {sorted(names)} by '
+                         'their SetDatasetName: use one name')
+    return names.pop()
 
 
 def iter_dataset_cfgs(dataset_cfg: dict) -> Iterator[Tuple[Optional[str],

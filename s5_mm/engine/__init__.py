@@ -1,2 +1,13 @@
-from . import hooks, optimizers  # noqa: F401
-from . import runner  # noqa: F401
+from .hooks import (DatasetClassCheckHook, EMATeacherHook,
+                    EntropyDiversitySelectorHook, FixMatchVisualizationHook,
+                    IterationRecorderHook, RNGStateHook, StrictLoadHook)
+from .optimizers import LayerDecayOptimWrapperConstructor
+from .runner import MultiDatasetTestLoop, MultiDatasetValLoop
+
+__all__ = [
+    'DatasetClassCheckHook', 'EMATeacherHook', 'EntropyDiversitySelectorHook',
+    'FixMatchVisualizationHook', 'IterationRecorderHook',
+    'LayerDecayOptimWrapperConstructor',
+    'MultiDatasetTestLoop', 'MultiDatasetValLoop', 'RNGStateHook',
+    'StrictLoadHook'
+]

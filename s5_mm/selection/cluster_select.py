@@ -25,28 +25,31 @@ from .io import atomic_open, atomic_save_npy, atomic_write_json
 from .layout import require_input
 from .quota import select_low_entropy
 from .report import plot_report
-from .split_file import read_split_file, write_split_file
-
-QUOTA_MODES = ('proportional', 'equal')
+from .settings import SelectionSettings
+from .split_file import read_split, write_split_file
 
 
 def cluster_pools(labeled_dir: str,
                   unlabeled_dir: str,
                   cluster_dir: str,
-                  num_clusters: int,
-                  niter: int = 20,
-                  seed: int = 0,
-                  normalize: bool = True,
-                  gpu: Optional[bool] = None,
-                  chunk_rows: int = 32768,
+                  settings: SelectionSettings,
                   logger: Union[str, logging.Logger] = 'current') -> dict:
     """K-Means on the labeled features, nearest-centroid ids for both pools.
 
-    ``logger`` (see :func:`select_pool`) gets the labeled cluster sizes.
+    Args:
+        labeled_dir, unlabeled_dir (str): Score folders of the two pools.
+        cluster_dir (str): Output folder.
+        settings (SelectionSettings): ``num_clusters`` (required),
+            ``niter``, ``seed``, ``normalize``, ``gpu``, ``chunk_rows``.
+        logger (str | logging.Logger): Gets the labeled cluster sizes (see
+            :func:`select_pool`).
 
     Returns:
         dict: ``clusters.json`` content (settings + labeled cluster sizes).
     """
+    settings.require('num_clusters')
+    num_clusters, normalize = settings.num_clusters, settings.normalize
+    gpu, niter, seed = settings.faiss_gpu, settings.niter, settings.seed
     labeled = np.load(
         require_input(osp.join(labeled_dir, 'features.npy'), 'score'))
     centroids = train_kmeans(labeled, num_clusters, niter, seed, normalize,
@@ -54,7 +57,8 @@ def cluster_pools(labeled_dir: str,
     labeled_ids = assign(labeled, centroids, normalize, gpu)
     unl_path = require_input(
         osp.join(unlabeled_dir, 'features.npy'), 'score')
-    unl_ids, _ = assign_npy(unl_path, centroids, normalize, gpu, chunk_rows)
+    unl_ids, _ = assign_npy(unl_path, centroids, normalize, gpu,
+                            settings.chunk_rows)
     atomic_save_npy(osp.join(cluster_dir, 'centroids.npy'), centroids)
     atomic_save_npy(osp.join(cluster_dir, 'labeled_cluster.npy'), labeled_ids)
     atomic_save_npy(osp.join(cluster_dir, 'unlabeled_cluster.npy'), unl_ids)
@@ -73,8 +77,7 @@ def cluster_pools(labeled_dir: str,
 def select_pool(unlabeled_dir: str,
                 cluster_dir: str,
                 select_dir: str,
-                budget: int,
-                quota_mode: str = 'proportional',
+                settings: SelectionSettings,
                 split_file: Optional[str] = None,
                 logger: Union[str, logging.Logger] = 'current') -> Dict:
     """Quota + low-entropy-first selection; writes split, CSV, JSON, PNG.
@@ -83,9 +86,9 @@ def select_pool(unlabeled_dir: str,
         unlabeled_dir (str): Score folder of the unlabeled pool.
         cluster_dir (str): Output folder of :func:`cluster_pools`.
         select_dir (str): Output folder.
-        budget (int): Total number of images N to select.
-        quota_mode (str): ``'proportional'`` (to labeled cluster sizes) or
-            ``'equal'``.
+        settings (SelectionSettings): ``budget`` (required, the number of
+            images N) and ``quota_mode`` (``'proportional'`` to labeled
+            cluster sizes, or ``'equal'``).
         split_file (str, optional): Also write the split file here (e.g. the
             ``ann_file`` the unlabeled dataset reads).
         logger (str | logging.Logger): Where warnings go (``print_log``);
@@ -95,15 +98,13 @@ def select_pool(unlabeled_dir: str,
     Returns:
         dict: ``selection.json`` content.
     """
-    if quota_mode not in QUOTA_MODES:
-        raise ValueError(f'quota_mode must be one of {QUOTA_MODES}, got '
-                         f'{quota_mode!r}')
-    if budget < 1:
-        raise ValueError(f'budget must be >= 1, got {budget}')
+    settings.require('budget')
+    budget, quota_mode = settings.budget, settings.quota_mode
     scores = np.load(
         require_input(osp.join(unlabeled_dir, 'scores.npy'), 'score'))
-    rel_paths = read_split_file(
-        require_input(osp.join(unlabeled_dir, 'pool.txt'), 'score'))
+    rel_paths = list(read_split(  # as scored: one line per scored index
+        require_input(osp.join(unlabeled_dir, 'pool.txt'), 'score'),
+        keep_duplicates=True))
     info = fileio.load(
         require_input(osp.join(cluster_dir, 'clusters.json'), 'cluster'))
     cluster = np.load(

@@ -8,8 +8,8 @@ folders in :mod:`s5_mm.selection.layout`. Every file is written atomically;
 every step can be re-run and gives the same bytes.
 """
 import csv
+import dataclasses
 import hashlib
-import inspect
 import logging
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -23,12 +23,22 @@ from torch import nn
 from .cluster_select import cluster_pools, select_pool
 from .io import (atomic_open, atomic_save_npy, atomic_write_json,
                  atomic_write_text, write_npy_header)
-from .layout import SelectionWorkDir
-from .scoring import (SCORE_DTYPE, num_shards_of, score_shards, shard_done,
-                      shard_prefix)
+from .layout import SelectionWorkDir, num_shards_of, shard_done, shard_prefix
+from .scoring import SCORE_DTYPE
+from .settings import SelectionSettings
+from .shard_scorer import score_shards
 from .split_file import write_split_file
 
 Logger = Union[str, logging.Logger]
+Pools = Dict[str, Tuple[str, Sequence[str]]]
+
+
+def settings_of(settings: Optional[SelectionSettings],
+                changes: dict) -> SelectionSettings:
+    """``settings`` (default: the defaults) with ``changes`` applied; an
+    unknown key is an error naming it."""
+    base = dataclasses.asdict(settings or SelectionSettings())
+    return SelectionSettings.from_dict(dict(base, **changes))
 
 
 def _check_or_write_meta(score_dir: str, rel_paths: Sequence[str],
@@ -57,38 +67,36 @@ def score_pool(model: nn.Module,
                root: str,
                rel_paths: Sequence[str],
                score_dir: str,
+               settings: Optional[SelectionSettings] = None,
                fingerprint: Optional[dict] = None,
                logger: Logger = 'current',
-               **kwargs) -> dict:
+               progress: bool = True,
+               **changes) -> dict:
     """Score a pool on every rank, then merge the shards on rank 0.
 
     Args:
         model, pipeline, root, rel_paths: See
-            :func:`s5_mm.selection.scoring.score_shards`.
+            :class:`s5_mm.selection.shard_scorer.ShardScorer`.
         score_dir (str): Output folder of this pool.
+        settings (SelectionSettings, optional): Default: the defaults.
         fingerprint (dict, optional): Extra settings (config, checkpoint)
             stored in ``meta.json``; a resumed run must match them.
         logger (str | logging.Logger): Where progress messages go.
-        **kwargs: Settings of :func:`s5_mm.selection.scoring.score_shards`
-            (``feature_module``, ``feature_index``, ``shard_size``,
-            ``batch_size``, ``num_workers``, ``on_error``, ``max_shards``,
-            ``progress``); rank and world size come from ``mmengine.dist``.
+        progress (bool): Show a progress bar on rank 0.
+        **changes: Settings to change (``shard_size=8``...).
 
     Returns:
         dict: Scoring stats plus ``complete`` (all shards done and merged).
     """
+    settings = settings_of(settings, changes)
     rank, world_size = get_dist_info()
-    defaults = inspect.signature(score_shards).parameters
-    fixed = {k: kwargs.get(k, defaults[k].default)
-             for k in ('shard_size', 'feature_module', 'feature_index')}
     _check_or_write_meta(score_dir, rel_paths,
                          dict(fingerprint or {}, root=osp.abspath(root),
-                              **fixed))
-    kwargs['progress'] = kwargs.get('progress', True) and rank == 0
+                              **settings.resume_keys()))
     stats = score_shards(model, pipeline, root, rel_paths, score_dir,
-                         rank=rank, world_size=world_size, **kwargs)
+                         settings, rank, world_size, progress and rank == 0)
     barrier()
-    num_shards = num_shards_of(len(rel_paths), fixed['shard_size'])
+    num_shards = num_shards_of(len(rel_paths), settings.shard_size)
     missing = [s for s in range(num_shards) if not shard_done(score_dir, s)]
     if not missing and rank == 0:
         merge_shards(score_dir, rel_paths, num_shards)
@@ -155,18 +163,20 @@ def merge_shards(score_dir: str, rel_paths: Sequence[str],
 def score_pools(model: nn.Module,
                 pipeline,
                 work_dir: str,
-                pools: Dict[str, Tuple[str, Sequence[str]]],
-                logger: Logger = 'current',
-                **kwargs) -> bool:
-    """The score step: :func:`score_pool` (``**kwargs``) of every pool
-    (``'unlabeled'`` and optionally ``'labeled'`` -> (image root, relative
-    paths)) into its folder of ``work_dir``; True if all are complete."""
+                pools: Pools,
+                settings: SelectionSettings,
+                fingerprint: Optional[dict] = None,
+                logger: Logger = 'current') -> bool:
+    """The score step: :func:`score_pool` of every pool (``'unlabeled'``
+    and optionally ``'labeled'`` -> (image root, relative paths)) into its
+    folder of ``work_dir``; True if all are complete."""
     layout = SelectionWorkDir.of(work_dir)
     complete = True
     for name, (root, rel_paths) in pools.items():
         print_log(f'scoring the {name} images under {root}', logger=logger)
         stats = score_pool(model, pipeline, root, rel_paths,
-                           getattr(layout, name), logger=logger, **kwargs)
+                           getattr(layout, name), settings, fingerprint,
+                           logger)
         print_log(f'{name}: {stats}', logger=logger)
         complete &= stats['complete']
     return complete
@@ -174,17 +184,11 @@ def score_pools(model: nn.Module,
 
 def run_selection(model: nn.Module,
                   pipeline,
-                  pool_root: str,
-                  pool_paths: Sequence[str],
-                  labeled_root: str,
-                  labeled_paths: Sequence[str],
                   work_dir: str,
-                  budget: int,
-                  num_clusters: int,
-                  quota_mode: str = 'proportional',
+                  pools: Pools,
+                  settings: SelectionSettings,
                   split_file: Optional[str] = None,
-                  score_cfg: Optional[dict] = None,
-                  cluster_cfg: Optional[dict] = None,
+                  fingerprint: Optional[dict] = None,
                   logger: Logger = 'current') -> Optional[dict]:
     """Score both pools, cluster, select: the whole selector in one call
     (``tools/select_data.py all`` and the selector hook).
@@ -196,25 +200,25 @@ def run_selection(model: nn.Module,
     Args:
         model (nn.Module): mmseg segmentor.
         pipeline: Scoring pipeline (:func:`build_scoring_pipeline`).
-        pool_root, pool_paths: Unlabeled pool root and relative paths.
-        labeled_root, labeled_paths: Labeled images root and relative paths.
         work_dir (str): Output folder.
-        budget, quota_mode, split_file: See :func:`select_pool`.
-        num_clusters (int): K-Means clusters M.
-        score_cfg (dict, optional): Keyword arguments of :func:`score_pool`.
-        cluster_cfg (dict, optional): Keyword arguments of
-            :func:`cluster_pools`.
+        pools (dict): ``unlabeled`` and ``labeled`` -> (image root, relative
+            paths).
+        settings (SelectionSettings): All settings; ``num_clusters`` and
+            ``budget`` must be set.
+        split_file (str, optional): Also write the split file here.
+        fingerprint (dict, optional): See :func:`score_pool`.
         logger (str | logging.Logger): Where progress messages go.
 
     Returns:
         dict | None: ``selection.json`` content on rank 0 once complete; None
         on other ranks or while shards are left (``max_shards``).
     """
-    done = score_pools(
-        model, pipeline, work_dir,
-        dict(unlabeled=(pool_root, pool_paths),
-             labeled=(labeled_root, labeled_paths)), logger,
-        **(score_cfg or {}))
+    settings.require('num_clusters', 'budget')
+    missing = {'unlabeled', 'labeled'} - set(pools)
+    if missing:
+        raise KeyError(f'run_selection needs the pools {sorted(missing)}')
+    done = score_pools(model, pipeline, work_dir, pools, settings,
+                       fingerprint, logger)
     summary, layout = None, SelectionWorkDir.of(work_dir)
     if not done:
         print_log('scoring not complete yet (max_shards); run again to '
@@ -222,9 +226,8 @@ def run_selection(model: nn.Module,
                   logger=logger)
     elif get_dist_info()[0] == 0:
         cluster_pools(layout.labeled, layout.unlabeled, layout.clusters,
-                      num_clusters, logger=logger, **(cluster_cfg or {}))
+                      settings, logger)
         summary = select_pool(layout.unlabeled, layout.clusters,
-                              layout.selection, budget, quota_mode,
-                              split_file, logger)
+                              layout.selection, settings, split_file, logger)
     barrier()
     return summary

@@ -1,34 +1,24 @@
-"""Streaming, sharded, resumable scorer of an image pool.
+"""Scoring one batch of pool images: entropy + pooled feature.
 
-Any mmseg segmentor runs over the pool once; for every image it records the
-mean softmax entropy of the prediction (padding excluded) and one pooled
-feature vector, taken with a forward hook from the chosen module output
-during that same forward pass (no second backbone pass).
-
-The pool (a sorted list of paths) is cut into fixed shards of
-``shard_size`` images; rank ``r`` of ``W`` scores shards ``s % W == r`` and
-writes each shard's files atomically, a ``.done.json`` marker last. A
-restarted run skips shards whose marker exists and redoes the others, so a
-killed run ends with exactly the same bytes as an uninterrupted one (same
-shards -> same batches -> same numbers). Memory holds one shard at a time.
+Any mmseg segmentor runs over the images once; for every image it records
+the mean softmax entropy of the prediction (padding excluded) and one pooled
+feature vector, taken with a forward hook (:class:`FeatureRecorder`) from
+the chosen module output during that same forward pass (no second backbone
+pass). Shards of a pool are scored by
+:class:`s5_mm.selection.shard_scorer.ShardScorer`.
 """
-import logging
-import math
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
-from mmengine.utils import ProgressBar
 from torch import Tensor, nn
 
 from .entropy import masked_avg_pool, mean_entropy, padding_valid_mask
-from .io import atomic_save_npy, atomic_write_json, atomic_write_text
 
 SCORE_DTYPE = np.dtype([('index', '<i8'), ('entropy', '<f4')])
 
@@ -209,149 +199,3 @@ def score_batch(model: nn.Module, samples: List[dict],
         pooled = torch.stack([masked_avg_pool(f) for f in feats]).mean(0)
     return (ent.cpu().numpy().astype(np.float32),
             pooled.cpu().numpy().astype(np.float16))
-
-
-def shard_prefix(out_dir: str, shard: int) -> str:
-    """Path prefix of a shard's files (``<out_dir>/shards/000042``)."""
-    return osp.join(out_dir, 'shards', f'{shard:06d}')
-
-
-def shard_done(out_dir: str, shard: int) -> bool:
-    """Whether a shard is complete (its marker is written last)."""
-    return osp.isfile(shard_prefix(out_dir, shard) + '.done.json')
-
-
-def num_shards_of(num_images: int, shard_size: int) -> int:
-    """Number of shards of a pool (at least one, possibly empty)."""
-    return max(1, math.ceil(num_images / shard_size))
-
-
-def score_shards(model: nn.Module,
-                 pipeline: Callable,
-                 root: str,
-                 rel_paths: Sequence[str],
-                 out_dir: str,
-                 feature_module: str = 'backbone',
-                 feature_index: int = -1,
-                 shard_size: int = 1000,
-                 batch_size: int = 8,
-                 num_workers: int = 0,
-                 on_error: str = 'skip',
-                 rank: int = 0,
-                 world_size: int = 1,
-                 max_shards: Optional[int] = None,
-                 progress: bool = True) -> Dict[str, int]:
-    """Score this rank's unfinished shards of a pool.
-
-    Args:
-        model (nn.Module): mmseg segmentor (put in eval mode while scoring,
-            then restored).
-        pipeline (Callable): Per-image pipeline ending with ``PackSegInputs``.
-        root (str): Pool root.
-        rel_paths (Sequence[str]): Pool images relative to ``root``.
-        out_dir (str): Output folder; shard files go to ``out_dir/shards``.
-        feature_module (str): Module whose output is pooled into features.
-        feature_index (int): Output element of that module.
-        shard_size (int): Images per shard (fixes the resumable unit).
-        batch_size (int): Images per forward pass.
-        num_workers (int): DataLoader workers for decoding.
-        on_error (str): ``'skip'`` records a bad image in the shard's rejects
-            file and goes on; ``'stop'`` records it and raises.
-        rank (int): This process' rank.
-        world_size (int): Number of ranks.
-        max_shards (int, optional): Score at most this many shards in this
-            call (e.g. to fit a time-limited job); the rest stays for a
-            later run.
-        progress (bool): Show a progress bar (images/s, ETA).
-
-    Returns:
-        dict: ``shards_scored``, ``images_scored``, ``images_rejected`` and
-        ``shards_left`` (this rank's shards still without a marker).
-    """
-    if on_error not in ('skip', 'stop'):
-        raise ValueError(
-            f"on_error must be 'skip' or 'stop', got {on_error!r}")
-    num = len(rel_paths)
-    mine = [
-        s for s in range(num_shards_of(num, shard_size))
-        if s % world_size == rank
-    ]
-    todo = [s for s in mine if not shard_done(out_dir, s)]
-    if max_shards is not None:
-        todo = todo[:max_shards]
-    total = sum(min(num, (s + 1) * shard_size) - s * shard_size for s in todo)
-    bar = ProgressBar(total) if progress and total else None
-    was_training = model.training
-    model.eval()
-    recorder = FeatureRecorder(model, feature_module, feature_index)
-    stats = dict(shards_scored=0, images_scored=0, images_rejected=0)
-    try:
-        for shard in todo:
-            ok, rej = _score_one_shard(model, pipeline, root, rel_paths,
-                                       out_dir, shard, shard_size, batch_size,
-                                       num_workers, on_error, recorder, bar)
-            stats['shards_scored'] += 1
-            stats['images_scored'] += ok
-            stats['images_rejected'] += rej
-    finally:
-        recorder.remove()
-        model.train(was_training)
-    if bar is not None:
-        bar.file.write('\n')
-    stats['shards_left'] = sum(not shard_done(out_dir, s) for s in mine)
-    return stats
-
-
-def _score_one_shard(model, pipeline, root, rel_paths, out_dir, shard,
-                     shard_size, batch_size, num_workers, on_error, recorder,
-                     bar) -> Tuple[int, int]:
-    start = shard * shard_size
-    stop = min(len(rel_paths), start + shard_size)
-    loader = torch.utils.data.DataLoader(
-        PoolDataset(root, rel_paths, range(start, stop), pipeline),
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=list)  # rejects and good images mixed
-    index, ent, feats, rejects = [], [], [], []
-    prefix = shard_prefix(out_dir, shard)
-    for batch in loader:
-        good = []
-        for item in batch:
-            if 'error' in item:
-                rejects.append((item['index'], item['error']))
-                if on_error == 'stop':
-                    _write_rejects(prefix + '.rejects.tsv', rel_paths, rejects)
-                    path = osp.join(root, rel_paths[item['index']])
-                    raise RuntimeError(
-                        f'cannot score {path}: {item["error"]} (recorded in '
-                        f'{prefix}.rejects.tsv). Fix or remove the file, or '
-                        'use --on-error skip to log bad images and continue')
-            else:
-                good.append(item)
-        if good:
-            e, f = score_batch(model, [g['data'] for g in good], recorder)
-            index.extend(g['index'] for g in good)
-            ent.append(e)
-            feats.append(f)
-        if bar is not None:
-            bar.update(len(batch))
-    scores = np.empty(len(index), dtype=SCORE_DTYPE)
-    scores['index'] = index
-    scores['entropy'] = np.concatenate(ent) if ent else []
-    feat = np.concatenate(feats) if feats else np.zeros((0, 0), np.float16)
-    atomic_save_npy(prefix + '.scores.npy', scores)
-    atomic_save_npy(prefix + '.feat.npy', feat)
-    _write_rejects(prefix + '.rejects.tsv', rel_paths, rejects)
-    atomic_write_json(prefix + '.done.json',
-                      dict(shard=shard, start=start, stop=stop,
-                           scored=len(index), rejected=len(rejects)))
-    for i, reason in rejects:
-        print_log(f'rejected {rel_paths[i]}: {reason}', logger='current',
-                  level=logging.WARNING)
-    return len(index), len(rejects)
-
-
-def _write_rejects(path: str, rel_paths: Sequence[str], rejects) -> None:
-    atomic_write_text(path, ''.join(f'{rel_paths[i]}\t{reason}\n'
-                                    for i, reason in rejects))

@@ -1,6 +1,8 @@
 """The shipped S4P configs: parameter count of the ViT-B model, and the ViT-B
 config shrunk (tiny ViT, 64 px) training on the bundled data through the
-Runner with an unlabeled split file, as users run it."""
+Runner with an unlabeled split file, as users run it; every value the first
+step logs equals a plain FixMatch (tests/utils/s4p_utils.py) computed on
+the same weights, batch and random state."""
 import copy
 import os.path as osp
 from glob import glob
@@ -8,9 +10,13 @@ from glob import glob
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
+
+from s4p_utils import plain_fixmatch
 
 CFG = 'configs/s4p/s4p-fixmatch_vit-{}_upernet_8xb12-120k_isaid-rs4p-512x512.py'
 
@@ -36,6 +42,34 @@ def test_vit_b_parameter_count_and_variants():
                     dims, layers, dims, [dims] * 4)
         assert c.backbone.init_cfg.checkpoint.endswith(
             f'mae_pretrain_vit_{dict(l="large", h="huge")[size]}_mmseg.pth')
+
+
+class _FirstStep(Hook):
+    """Keeps the model, the raw batch and torch's random state before the
+    first training step, and the values the step logged."""
+
+    priority = 'LOWEST'  # after every other hook's before_train_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == 0:
+            self.model = copy.deepcopy(runner.model)
+            self.batch = copy.deepcopy(data_batch)
+            self.rng = torch.get_rng_state()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter == 0:
+            self.outputs = {k: v.detach().clone() for k, v in outputs.items()}
+
+
+def _plain_first_step(first: _FirstStep, ref, iteration: int) -> dict:
+    """The logged values of plain FixMatch on the first step's model, batch
+    and random state, drawing the boxes of ``iteration``."""
+    ref.train()
+    data = ref.data_preprocessor(copy.deepcopy(first.batch), True)
+    torch.set_rng_state(first.rng)
+    return ref.parse_losses(plain_fixmatch(ref, data['inputs'],
+                                           data['data_samples'], iteration))[1]
 
 
 def _shrink_pipeline(pipeline, size):
@@ -96,6 +130,8 @@ def test_shipped_config_trains_on_bundled_data(tmp_path, name):
     cfg.work_dir = str(tmp_path / 'work')
 
     runner = Runner.from_cfg(cfg)
+    first = _FirstStep()
+    runner.register_hook(first)
     runner.train()
     model = runner.model
     assert model.semi_train_cfg['conf_thr'] == 0.95
@@ -116,3 +152,29 @@ def test_shipped_config_trains_on_bundled_data(tmp_path, name):
     assert len(panels) == 2
     assert torch.isfinite(
         torch.tensor(scalars['train/loss'].current()))
+    # the first step's values equal a plain FixMatch on the same weights,
+    # batch and random state (head dropout and drop path draw alike)
+    want = _plain_first_step(first, copy.deepcopy(first.model), 0)
+    assert list(first.outputs) == list(want)
+    for key, value in want.items():
+        assert first.outputs[key].item() == pytest.approx(
+            value.item(), rel=1e-5, abs=1e-7), key
+    assert want['sup_decode.loss_ce'].item() > 0.5  # a real CE over 7 classes
+    # no pixel of the untrained model reaches tau = 0.95: the unsupervised
+    # path on the same state with tau = 0 and a CutMix box in every sample
+    assert want['unsup_conf_ratio'].item() == 0
+    low = copy.deepcopy(first.model)
+    low.semi_train_cfg.update(conf_thr=0.0, cutmix_prob=1.0)
+    want = _plain_first_step(first, copy.deepcopy(low), 1)
+    low.train()
+    data = low.data_preprocessor(copy.deepcopy(first.batch), True)
+    torch.set_rng_state(first.rng)
+    MessageHub.get_current_instance().update_info('iter', 1)
+    got = low.loss(data['inputs'], data['data_samples'])
+    unsup = ['unsup_loss_seg'] + (['unsup_loss_fp'] if name != 'fixmatch'
+                                  else [])
+    for key in unsup:
+        assert want[key].item() > 0
+        assert got[key].item() == pytest.approx(want[key].item(),
+                                                rel=1e-5), key
+    assert got['unsup_conf_ratio'].item() == 1.0

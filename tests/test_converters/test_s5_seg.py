@@ -12,6 +12,10 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from s5_released_seg import (CH, DEPTH, DIMS, GRID, HEADS, IMG,
+                             MDF_CLASSES, MDF_CFG, OUT, P, PATCH, S4P_CFG,
+                             build, tiny)
+from s5_released_seg import mdf_state as released_mdf_state
 from s5_reference_seg import MDF_HEADS, authors_forward, authors_state
 from script_runner import run_script
 
@@ -20,39 +24,7 @@ from s5_mm.converters.report import (KindMismatchError, MissingKeyError,
                                      ShapeMismatchError, UnknownKeyError)
 from s5_mm.converters.s5_seg import convert_seg, detect_kind
 
-DIMS, DEPTH, HEADS, PATCH, GRID, CH, P = 64, 4, 4, 16, 4, 16, 16
-IMG = GRID * PATCH
-OUT = (0, 1, 2, 3)
-MDF_CLASSES = (5, 5, 9, 7)  # their rsseg.yaml nclass, in MDF_HEADS order
 TOOL = 'tools/model_converters/s5_to_s5mm.py'
-RELEASED = 'configs/s5_released/'
-MDF_CFG = RELEASED + 's5-released_moe-mdf_vit-b_upernet_rsseg4-512x512.py'
-S4P_CFG = RELEASED + 's5-released_s4p_vit-b_upernet_isaid-512x512.py'
-
-
-def tiny(path: str) -> Config:
-    """The shipped config, shrunk (64 dims, 4 layers, 64 px, 16-channel
-    heads, BN instead of SyncBN for the CPU)."""
-    cfg = Config.fromfile(path)
-    model = cfg.model
-    model.backbone.update(img_size=(IMG, IMG), embed_dims=DIMS,
-                          num_layers=DEPTH, num_heads=HEADS, out_indices=OUT,
-                          drop_path_rate=0.0, with_cp=False)
-    if model.backbone.type == 'MoEViT':
-        model.backbone.expert_channels = P
-    model.neck.embed_dim = DIMS
-    heads = model.decode_heads.values() if model.get('decode_heads') else [
-        model.decode_head]
-    for head in heads:
-        head.update(in_channels=[DIMS] * 4, channels=CH,
-                    norm_cfg=dict(type='BN', requires_grad=True))
-    return cfg
-
-
-def build(cfg: Config):
-    init_default_scope('mmseg')
-    model = MODELS.build(cfg.model)
-    return model.eval()
 
 
 def convert_cli(tmp_path, state, config=None, extra=(), wrap='model'):
@@ -98,12 +70,14 @@ def max_error(model, sd, img, names, heads):
 
 @pytest.fixture(scope='module')
 def mdf_state():
-    return authors_state('seg-moe-mdf', DIMS, DEPTH, PATCH, GRID, CH,
-                         MDF_CLASSES, experts=4, p=P, seed=1)
+    return released_mdf_state(seed=1)
 
 
 def test_mdf_release_matches_authors_forward(tmp_path, mdf_state):
     cfg = tiny(MDF_CFG)
+    # the logits of their forward: plain whole inference (their test-time
+    # modes: tests/test_models/test_segmentors/test_prob_test_modes.py)
+    cfg.model.test_cfg = dict(mode='whole')
     proc, dst = convert_cli(tmp_path, ddp(mdf_state), cfg,
                             ['--kind', 'seg-moe-mdf'])
     out = proc.stdout + proc.stderr

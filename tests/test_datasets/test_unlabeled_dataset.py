@@ -42,13 +42,99 @@ def test_split_file(tmp_path):
 
 
 def test_split_file_missing_image_names_file_and_line(tmp_path):
+    """The build opens no image (issue 26); loading a missing one is the
+    error naming the split file and line."""
     split = tmp_path / 'split.txt'
     split.write_text('aGrass/a001.jpg\naGrass/nope.jpg\n')
+    ds = _unlabeled(ann_file=str(split),
+                    pipeline=[dict(type='LoadImageFromFile')])
+    assert len(ds) == 2 and ds[0]['img'].shape == (400, 400, 3)
     with pytest.raises(FileNotFoundError) as err:
-        _unlabeled(ann_file=str(split))
+        ds[1]
     assert f'{split}:2' in str(err.value) and 'aGrass/nope.jpg' in str(err.value)
+    assert 'does not exist' in str(err.value)
     with pytest.raises(FileNotFoundError, match='split file'):
         _unlabeled(ann_file=str(tmp_path / 'absent.txt'))
+
+
+def test_build_opens_no_image(tmp_path, monkeypatch):
+    """1000 listed files that do not exist: the build reads the split file
+    only (no per-line existence check) and keeps the paths packed."""
+    split = tmp_path / 'split.txt'
+    names = [f'x/{i:04d}.jpg' for i in range(1000)]
+    split.write_text('\n'.join(names) + '\n')
+    from mmengine import fileio
+    calls = []
+    monkeypatch.setattr(fileio, 'exists', lambda *a, **k: calls.append(a))
+    ds = _unlabeled(ann_file=str(split))
+    assert calls == [] and len(ds) == 1000
+    assert ds.data_bytes.nbytes == sum(len(n) for n in names) == 10000
+    assert ds.data_address.nbytes == 8000
+    assert ds.get_data_info(-1) == dict(
+        img_path=osp.join(UNLABELED, 'x/0999.jpg'), seg_fields=[],
+        reduce_zero_label=False, sample_idx=999)
+    sub = ds.get_subset([5, 7])
+    assert [sub.get_data_info(i)['img_path'] for i in range(2)] == [
+        osp.join(UNLABELED, 'x/0005.jpg'), osp.join(UNLABELED, 'x/0007.jpg')]
+    part = _unlabeled(ann_file=str(split), indices=[3, 1])
+    assert [d['img_path'][-6:] for d in part.load_data_list()] == [
+        '03.jpg', '01.jpg']
+
+
+def _bad_split(tmp_path):
+    """Line 3 undecodable, line 4 missing."""
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'img' / 'bad.jpg').write_bytes(b'not a jpeg')
+    split = tmp_path / 'split.txt'
+    good = osp.abspath(osp.join(UNLABELED, 'aGrass/a001.jpg'))
+    split.write_text(f'# two bad\n{good}\nbad.jpg\nmissing.jpg\n')
+    return split
+
+
+def test_undecodable_image_names_its_line(tmp_path):
+    split = _bad_split(tmp_path)
+    ds = DATASETS.build(dict(
+        type='UnlabeledImageDataset', ann_file=str(split),
+        data_prefix=dict(img_path=str(tmp_path / 'img')),
+        pipeline=[dict(type='LoadImageFromFile')]))
+    assert ds[0]['img'].shape == (400, 400, 3)  # an absolute path is kept
+    with pytest.raises(OSError, match=f'bad.jpg cannot be decoded .*'
+                       f'listed on {split}:3'):
+        ds[1]
+    with pytest.raises(FileNotFoundError, match=f'listed on {split}:4'):
+        ds[2]
+
+
+def test_skip_unreadable_draws_another_and_counts(tmp_path):
+    split = _bad_split(tmp_path)
+    ds = DATASETS.build(dict(
+        type='UnlabeledImageDataset', ann_file=str(split),
+        data_prefix=dict(img_path=str(tmp_path / 'img')),
+        skip_unreadable=True, pipeline=[dict(type='LoadImageFromFile')]))
+    np.random.seed(0)
+    for i in (1, 2, 1):
+        assert ds[i]['img_path'].endswith('aGrass/a001.jpg')
+    assert ds.num_skipped >= 3  # the random redraws may hit a bad one too
+    ds_test = DATASETS.build(dict(
+        type='UnlabeledImageDataset', ann_file=str(split), test_mode=True,
+        data_prefix=dict(img_path=str(tmp_path / 'img')),
+        skip_unreadable=True, pipeline=[dict(type='LoadImageFromFile')]))
+    with pytest.raises(OSError, match='listed on'):
+        ds_test[1]  # nothing is skipped at test time
+
+
+def test_pipeline_errors_are_not_taken_for_bad_files(tmp_path):
+    split = tmp_path / 'split.txt'
+    split.write_text('aGrass/a001.jpg\n')
+
+    def broken(results):
+        raise KeyError('a transform bug')
+
+    ds = _unlabeled(ann_file=str(split), skip_unreadable=True,
+                    pipeline=[dict(type='LoadImageFromFile'), broken])
+    with pytest.raises(KeyError, match='a transform bug'):
+        ds[0]  # raised as it is: the image reads fine
+    assert ds.num_skipped == 0
 
 
 def test_padding_is_marked_ignore_in_both_views(demo_cfg):

@@ -16,7 +16,7 @@ SUBMISSION = RELEASED + ('test-submission_moe-mdf-p256_vit-b_oriented-rcnn-'
                          'le90_dota2-1024x1024.py')
 DET_PROTOCOL = RELEASED + ('test-protocol_moe-mdf-p256_vit-b_oriented-rcnn-'
                            'le90_dior-r-dota2-1024x1024.py')
-SEG_PROTOCOL = RELEASED + 'test-protocol_moe-mdf-p256_vit-b_upernet_rsseg4.py'
+SEG_PROTOCOL = RELEASED + 's5-released_moe-mdf_vit-b_upernet_rsseg4-512x512.py'
 
 
 def test_submission_config_writes_the_task1_zip(p1888_split, tmp_path):
@@ -58,14 +58,19 @@ def test_protocol_evaluators():
         vaihingen='mIoU', potsdam='mFscore', loveda='mIoU',
         openearthmap='mIoU')
     modes = {k: v['mode'] for k, v in seg.model.test_cfg.per_dataset.items()}
-    assert modes == dict(vaihingen='slide', potsdam='slide')
-    prefixes = [d.data_prefix.img_path
-                for d in seg.test_dataloader.dataset.datasets]
-    assert prefixes == ['img_dir/val_full', 'img_dir/val_full',
-                        'img_dir/val', 'img_dir/val']
-    resize = [t for t in seg.test_dataloader.dataset.datasets[2].pipeline
-              if t.type == 'Resize']
-    assert resize[0].scale == (512, 512)
+    assert modes == dict(vaihingen='whole', potsdam='whole',
+                         openearthmap='resize', loveda='slide_prob_sum')
+    datasets = seg.test_dataloader.dataset.datasets
+    assert [d.data_prefix.img_path for d in datasets] == ['img_dir/val'] * 4
+    # the authors' label sets: 5 / 5 / 7 / 9 classes
+    assert [d.pipeline[1].num_classes for d in datasets] == [5, 5, 7, 9]
+    assert datasets[3].type == 'S5OpenEarthMapDataset'
+    # images at their size: the resize is the model's (align_corners=True)
+    assert not [t for d in datasets for t in d.pipeline if t.type == 'Resize']
+    assert seg.model.test_cfg.per_dataset.openearthmap.resize_size == \
+        (512, 512)
+    full = seg.rsseg4_protocol_vaihingen_full_test_dataset
+    assert full.data_prefix.img_path == 'img_dir/val_full'
 
 
 def test_released_detectors_protocol_configs():

@@ -72,20 +72,6 @@ def test_bad_features_are_reported(tmp_path):
         train_kmeans(np.ones((6, 4), np.float32), 7)
 
 
-@pytest.mark.skipif(not gpu_available(), reason='faiss sees no GPU')
-def test_gpu_path_matches_cpu(tmp_path):
-    centers = np.eye(3, 8, dtype=np.float32) * 10
-    x, _ = _blobs(40, centers, 0.3)
-    cent = train_kmeans(x, 3, gpu=False)
-    np.save(tmp_path / 'f.npy', x.astype(np.float16))
-    cpu, _ = assign_npy(str(tmp_path / 'f.npy'), cent, gpu=False)
-    gpu, _ = assign_npy(str(tmp_path / 'f.npy'), cent, gpu=True)
-    assert gpu.tolist() == cpu.tolist()
-    gpu_cent = train_kmeans(x, 3, gpu=True)
-    assert sorted(np.bincount(assign(x, gpu_cent, gpu=True)).tolist()) == [
-        40, 40, 40]
-
-
 def test_gpu_demand_without_gpu_is_an_error():
     if gpu_available():
         pytest.skip('a GPU exists')

@@ -28,7 +28,7 @@ def _same_outputs(a, b):
 def test_interrupted_then_resumed_run_is_byte_identical(
         seg_demo_model, seg_demo_pipeline, tmp_path):
     paths = list_pool(UNLABELED)[:40]
-    kw = dict(shard_size=8, batch_size=4, progress=False)
+    kw = dict(shard_size=8, batch_size=4, num_workers=0, progress=False)
     ref = str(tmp_path / 'ref')
     assert score_pool(seg_demo_model, seg_demo_pipeline, UNLABELED, paths, ref,
                       **kw)['complete']
@@ -82,7 +82,7 @@ def test_resume_with_other_settings_is_refused(seg_demo_model,
                paths,
                out,
                shard_size=8,
-               progress=False)
+               progress=False, num_workers=0)
     try:
         score_pool(seg_demo_model,
                    seg_demo_pipeline,
@@ -90,7 +90,7 @@ def test_resume_with_other_settings_is_refused(seg_demo_model,
                    paths,
                    out,
                    shard_size=4,
-                   progress=False)
+                   progress=False, num_workers=0)
     except ValueError as e:
         assert 'shard_size' in str(e) and 'use another work dir' in str(e)
     else:

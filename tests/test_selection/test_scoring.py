@@ -31,7 +31,7 @@ def test_scorer_writes_one_row_per_image(seg_demo_model, seg_demo_pipeline,
                        out,
                        shard_size=32,
                        batch_size=8,
-                       progress=False)
+                       progress=False, num_workers=0)
     assert stats['complete'] and stats['images_scored'] == 72
     scores = np.load(osp.join(out, 'scores.npy'))
     assert scores['index'].tolist() == list(range(72))
@@ -72,7 +72,7 @@ def test_corrupt_images_land_in_rejects(seg_demo_model, seg_demo_pipeline,
                        out,
                        shard_size=4,
                        batch_size=2,
-                       progress=False)
+                       progress=False, num_workers=0)
     assert stats['images_scored'] == 4 and stats['images_rejected'] == 2
     rejects = [ln.split('\t') for ln in
                _read(osp.join(out, 'rejects.tsv')).splitlines()]
@@ -98,7 +98,7 @@ def test_corrupt_image_stops_the_run_when_asked(seg_demo_model,
                    shard_size=4,
                    batch_size=2,
                    on_error='stop',
-                   progress=False)
+                   progress=False, num_workers=0)
     shard_rejects = _read(osp.join(out, 'shards', '000000.rejects.tsv'))
     assert shard_rejects.startswith('broken.jpg\t')
     assert not osp.exists(osp.join(out, 'shards', '000000.done.json'))

@@ -29,7 +29,10 @@ def test_cpu_run_exercises_every_path(cpu_report):
     assert env['mmcv']['compiled_ops'] is True
     ran = {n: r for n, r in report['paths'].items() if r['status'] == 'ok'}
     assert set(ran) == {'s4p_fixmatch', 's4p_ema', 'moe_mdf_seg',
-                        'moe_mdf_det', 'ddp'}
+                        'moe_mdf_det', 'selector', 'ddp'}
+    # the selector: every bundled unlabeled scene scored, the budget filled
+    assert ran.pop('selector')['selected'] == 10
+    assert report['paths']['selector']['candidates'] == 72
     for name, result in ran.items():
         assert result['iterations'] == 2, name
         assert result['losses_finite'] is True, name
@@ -75,6 +78,17 @@ def test_a_failing_path_exits_1_with_its_error(tmp_path):
     assert result['status'] == 'failed'
     assert str(empty) in result['reason'] or 'loveda' in result['reason']
     assert 'Traceback' in result['traceback']
+
+
+def test_faiss_kmeans_path_compares_two_runs():
+    """The faiss path with both sides on the CPU (what faiss-gpu is
+    compared with on a GPU machine; moved from test_clustering's GPU test,
+    which no machine with faiss-cpu ran): same objective, same
+    assignments."""
+    from s5_mm.utils.gpu_check.kmeans import run_faiss_kmeans
+    out = run_faiss_kmeans(num=2000, k=8, gpu=False)
+    assert out['status'] == 'ok', out
+    assert out['inertia_ratio'] == 1.0 and out['assign_agreement'] == 1.0
 
 
 def test_summary_from_a_hand_made_record():

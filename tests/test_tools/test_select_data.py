@@ -109,7 +109,7 @@ def test_hook_in_training_writes_the_tools_split(select_data, tmp_path):
         dict(type='EntropyDiversitySelectorHook', pool_root=UNLABELED,
              pool_list=pool_list, labeled_root=LABELED, budget=10,
              num_clusters=2, split_file=split, interval=1,
-             score_cfg=dict(shard_size=8, batch_size=4))
+             settings=dict(shard_size=8, batch_size=4, num_workers=0))
     ]
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     runner = Runner.from_cfg(cfg)

@@ -36,7 +36,8 @@ def make_openearthmap(root: str, num: int = 2, seed: int = 0) -> str:
 def _shrink_pipeline(pipeline: list, train: bool) -> list:
     """Resize images to 64 px (labels too when training; at test time they
     stay at full size, as predictions are resized back)."""
-    after = 'LoadAnnotationsChecked' if train else 'LoadImageFromFile'
+    after = ('LoadAnnotationsChecked', ) if train else (
+        'LoadImageChecked', 'LoadImageFromFile')
     out = []
     for t in copy.deepcopy(pipeline):
         if t['type'] == 'Resize':
@@ -44,7 +45,7 @@ def _shrink_pipeline(pipeline: list, train: bool) -> list:
         if t['type'] == 'RandomCrop':
             t['crop_size'] = (SIZE, SIZE)
         out.append(t)
-        if t['type'] == after:
+        if t['type'] in after:
             out.append(dict(type='Resize', scale=(SIZE, SIZE),
                             keep_ratio=False))
     return out

@@ -175,3 +175,56 @@ def authors_forward(sd: StateDict, img: torch.Tensor, heads: int,
                    sd[f'{classifier}.1.bias'])
     return F.interpolate(out, size=img.shape[-2:], mode='bilinear',
                          align_corners=True)
+
+
+def authors_eval_probs(model, x: torch.Tensor, mode: str, crop_size: int = 512,
+                       step: int = 256) -> torch.Tensor:
+    """Their evaluation forward (``evaluate.py: evaluate`` with
+    ``util/test_utils.py: net_process``), written out: the class
+    probabilities whose argmax is their prediction.
+
+    Args:
+        model (callable): ``x -> logits`` at the input size (their
+            ``model(x, dataset)``).
+        x (Tensor): Normalised image batch (B, 3, H, W).
+        mode (str): 'original' (image, h-flip, v-flip; mean softmax),
+            'resize' (to ``crop_size`` and back, align_corners=True) or
+            'slide_window' (``crop_size`` windows, ``step``; softmax summed).
+    """
+    def net_process(image, flip):
+        inputs = [image]
+        if flip:
+            inputs += [image.flip(3), image.flip(2)]
+        out = F.softmax(model(torch.cat(inputs, dim=0)), dim=1)
+        n = image.shape[0]
+        preds = [out[:n]]
+        if flip:
+            preds += [out[n:2 * n].flip(3), out[2 * n:].flip(2)]
+        return torch.stack(preds, dim=0).mean(0)
+
+    if mode == 'original':
+        return net_process(x, True)
+    if mode == 'resize':
+        shape = x.shape[-2:]
+        small = F.interpolate(x, size=crop_size, mode='bilinear',
+                              align_corners=True)
+        return F.interpolate(net_process(small, False), size=shape,
+                             mode='bilinear', align_corners=True)
+    assert mode == 'slide_window'
+    _, _, h, w = x.shape
+    final = None
+    a = 0
+    while a <= int(h / step):
+        b = 0
+        while b <= int(w / step):
+            ys = slice(min(a * step, h - crop_size),
+                       min(a * step + crop_size, h))
+            xs = slice(min(b * step, w - crop_size),
+                       min(b * step + crop_size, w))
+            pre = net_process(x[:, :, ys, xs], False)
+            if final is None:
+                final = x.new_zeros(x.shape[0], pre.shape[1], h, w)
+            final[:, :, ys, xs] += pre
+            b += 1
+        a += 1
+    return final

@@ -26,7 +26,7 @@ dota_submission_metric = dict(
     iou_thr=0.1,
     outfile_prefix=dota_submission_prefix)
 dota_submission_pipeline = [
-    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='mmdet.Resize', scale=(1024, 1024), keep_ratio=True),
     dict(type='mmdet.PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',

@@ -17,7 +17,9 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import nn
 
 from s5_mm.datasets.checks.seg_labels import Problem
-from s5_mm.datasets.dataset_lookup import pipeline_dataset_name
+from s5_mm.datasets.dataset_lookup import (built_pipeline,
+                                          pipeline_dataset_name,
+                                          walk_built_datasets)
 
 
 class HeadClasses(NamedTuple):
@@ -168,24 +170,15 @@ def pipeline_num_classes(transforms: Sequence) -> Optional[int]:
 
 
 def built_dataset_classes(dataset: Any, where: str) -> List[DatasetClasses]:
-    """:class:`DatasetClasses` of every leaf of a built dataset (walking
-    ``ConcatDataset.datasets`` and wrappers' ``dataset``)."""
-    parts = getattr(dataset, 'datasets', None)
-    if parts is not None:
-        return [
-            leaf for i, d in enumerate(parts)
-            for leaf in built_dataset_classes(d, f'{where}.datasets[{i}]')
-        ]
-    inner = getattr(dataset, 'dataset', None)
-    if inner is not None and not hasattr(dataset, 'pipeline'):
-        return built_dataset_classes(inner, f'{where}.dataset')
-    transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms',
-                         [])
-    metainfo = getattr(dataset, 'metainfo', {}) or {}
-    root = getattr(dataset, 'data_root', '')
-    return [
-        DatasetClasses(
+    """:class:`DatasetClasses` of every leaf of a built dataset (walked by
+    :func:`~s5_mm.datasets.dataset_lookup.walk_built_datasets`)."""
+    leaves = []
+    for leaf_where, leaf in walk_built_datasets(dataset, where):
+        transforms = built_pipeline(leaf)
+        metainfo = getattr(leaf, 'metainfo', {}) or {}
+        root = getattr(leaf, 'data_root', '')
+        leaves.append(DatasetClasses(
             pipeline_dataset_name(transforms),
-            f'{type(dataset).__name__}, data_root={root!r}, {where}',
-            metainfo.get('classes'), pipeline_num_classes(transforms))
-    ]
+            f'{type(leaf).__name__}, data_root={root!r}, {leaf_where}',
+            metainfo.get('classes'), pipeline_num_classes(transforms)))
+    return leaves

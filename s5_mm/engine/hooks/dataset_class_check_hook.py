@@ -3,17 +3,15 @@ from typing import List, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, Runner
-from mmrotate.registry import HOOKS as ROTATED_HOOKS
-from mmseg.registry import HOOKS
 
 from s5_mm.datasets.checks.class_counts import (built_dataset_classes,
                                                 class_count_problems,
                                                 model_heads)
 
 
-@HOOKS.register_module()
-@ROTATED_HOOKS.register_module()
+@HOOKS.register_module()  # both tasks: mmengine's root (docs/registry.md)
 class DatasetClassCheckHook(Hook):
     """Check every head's ``num_classes`` against its dataset's classes.
 

@@ -2,6 +2,7 @@
 from typing import Optional
 
 from mmdet.engine.hooks import MeanTeacherHook
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import HOOKS
 
@@ -35,6 +36,19 @@ class EMATeacherHook(MeanTeacherHook):
         super().__init__(
             momentum=1 - max_ratio, interval=interval, skip_buffer=skip_buffer)
         self.max_ratio = max_ratio
+
+    def before_train(self, runner: Runner) -> None:
+        """Check that the model has an EMA teacher, then let mmdet copy the
+        student into it at iteration 0."""
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if getattr(model, 'teacher_mode', 'ema') != 'ema' or not hasattr(
+                model, 'teacher'):
+            raise ValueError(
+                f'EMATeacherHook needs a model with an EMA teacher, but '
+                f'{type(model).__name__} has none: set model.semi_train_cfg.'
+                "teacher='ema', or remove EMATeacherHook from custom_hooks")
+        super().before_train(runner)
 
     def momentum_at(self, iteration: int) -> float:
         """mmdet-style momentum (``1 - ratio``) after 0-based ``iteration``."""

@@ -8,6 +8,7 @@ from mmseg.registry import HOOKS
 
 from s5_mm.selection.pipeline import run_selection
 from s5_mm.selection.scoring import build_scoring_pipeline
+from s5_mm.selection.settings import SelectionSettings
 from s5_mm.selection.split_file import list_pool
 
 
@@ -37,8 +38,6 @@ class EntropyDiversitySelectorHook(Hook):
         pool_list (str, optional): List file of pool images (relative to
             ``pool_root``); default: every image under it.
         labeled_list (str, optional): Same for the labeled images.
-        quota_mode (str): ``'proportional'`` to labeled cluster sizes or
-            ``'equal'``. Defaults to ``'proportional'``.
         split_file (str, optional): Extra copy of the written split file.
         interval (int): Also select every ``interval`` training iterations;
             0 = only after training. Defaults to 0.
@@ -50,12 +49,11 @@ class EntropyDiversitySelectorHook(Hook):
             config's test pipeline without annotation loading.
         out_dir (str): Folder under ``runner.work_dir``. Defaults to
             ``'selection'``.
-        score_cfg (dict, optional): Keyword arguments of
-            :func:`s5_mm.selection.pipeline.score_pool` (``feature_module``,
-            ``shard_size``, ``batch_size``, ``num_workers``, ``on_error``...).
-        cluster_cfg (dict, optional): Keyword arguments of
-            :func:`s5_mm.selection.cluster_select.cluster_pools` (``niter``, ``seed``,
-            ``normalize``, ``gpu``, ``chunk_rows``).
+        settings (dict, optional): Other fields of
+            :class:`s5_mm.selection.settings.SelectionSettings` (the tool's
+            flags: ``quota_mode``, ``shard_size``, ``batch_size``,
+            ``num_workers``, ``feature_module``, ``niter``, ``seed``...);
+            their defaults are the tool's.
     """
 
     priority = 'LOW'
@@ -67,15 +65,13 @@ class EntropyDiversitySelectorHook(Hook):
                  num_clusters: int,
                  pool_list: Optional[str] = None,
                  labeled_list: Optional[str] = None,
-                 quota_mode: str = 'proportional',
                  split_file: Optional[str] = None,
                  interval: int = 0,
                  after_training: bool = True,
                  model_attr: Optional[str] = None,
                  pipeline: Optional[List[dict]] = None,
                  out_dir: str = 'selection',
-                 score_cfg: Optional[dict] = None,
-                 cluster_cfg: Optional[dict] = None) -> None:
+                 settings: Optional[dict] = None) -> None:
         if interval < 0:
             raise ValueError(f'interval must be >= 0, got {interval}')
         if not interval and not after_training:
@@ -83,13 +79,13 @@ class EntropyDiversitySelectorHook(Hook):
                              'set interval > 0 or after_training=True')
         self.pool_root, self.pool_list = pool_root, pool_list
         self.labeled_root, self.labeled_list = labeled_root, labeled_list
-        self.budget, self.num_clusters = budget, num_clusters
-        self.quota_mode, self.split_file = quota_mode, split_file
+        self.settings = SelectionSettings.from_dict(
+            dict(settings or {}, budget=budget, num_clusters=num_clusters),
+            'EntropyDiversitySelectorHook')
+        self.split_file = split_file
         self.interval, self.after_training = interval, after_training
         self.model_attr, self.pipeline = model_attr, pipeline
         self.out_dir = out_dir
-        self.score_cfg = dict(score_cfg or {})
-        self.cluster_cfg = dict(cluster_cfg or {})
         self._last_iter: Optional[int] = None
 
     def after_train_iter(self,
@@ -127,16 +123,14 @@ class EntropyDiversitySelectorHook(Hook):
         work_dir = osp.join(runner.work_dir, self.out_dir,
                             f'iter_{iteration}')
         runner.logger.info(f'EntropyDiversitySelectorHook: selecting '
-                           f'{self.budget} images from {self.pool_root} '
+                           f'{self.settings.budget} images from {self.pool_root} '
                            f'-> {work_dir}')
-        score_cfg = dict(self.score_cfg)
-        score_cfg['fingerprint'] = dict(
-            score_cfg.get('fingerprint') or {}, iter=iteration)
+        pools = dict(
+            unlabeled=(self.pool_root,
+                       list_pool(self.pool_root, self.pool_list)),
+            labeled=(self.labeled_root,
+                     list_pool(self.labeled_root, self.labeled_list)))
         return run_selection(
             self._segmentor(runner),
-            build_scoring_pipeline(runner.cfg, self.pipeline),
-            self.pool_root, list_pool(self.pool_root, self.pool_list),
-            self.labeled_root,
-            list_pool(self.labeled_root, self.labeled_list), work_dir,
-            self.budget, self.num_clusters, self.quota_mode, self.split_file,
-            score_cfg, self.cluster_cfg)
+            build_scoring_pipeline(runner.cfg, self.pipeline), work_dir,
+            pools, self.settings, self.split_file, dict(iter=iteration))

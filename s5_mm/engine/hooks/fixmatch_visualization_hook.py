@@ -10,6 +10,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import HOOKS
 
+from s5_mm.models.segmentors.fixmatch_segmentor import FixMatchSegmentor
+from s5_mm.models.utils.perturbations import seeded_generator
+
 TITLE_H = 28  # pixels of the title strip above each tile
 GREY = (128, 128, 128)  # padding (no loss) in the label and heat-map tiles
 
@@ -31,8 +34,7 @@ class FixMatchVisualizationHook(Hook):
     5. the student's prediction on the strong view, in the palette.
 
     Padding is grey. A legend below the rows names the classes with their
-    colours and shows the heat-map's scale. The model's
-    :meth:`~s5_mm.models.segmentors.FixMatchSegmentor.fixmatch_views`
+    colours and shows the heat-map's scale. :func:`fixmatch_views`
     re-runs the pseudo-labelling of the iteration's batch after the update
     (see there). The panel goes to every backend of the runner's visualizer
     (``LocalVisBackend`` writes ``vis_data/vis_image/fixmatch_<iter>.png``;
@@ -75,10 +77,11 @@ class FixMatchVisualizationHook(Hook):
             return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        if not hasattr(model, 'fixmatch_views'):
+        if not isinstance(model, FixMatchSegmentor):
             raise TypeError('FixMatchVisualizationHook needs a '
                             f'FixMatchSegmentor, got {type(model).__name__}')
-        views = model.fixmatch_views(data_batch, self.num_samples)
+        views = fixmatch_views(model, data_batch, self.num_samples,
+                               runner.iter)
         panel = self.make_panel(
             views, model.data_preprocessor,
             getattr(runner.visualizer, 'dataset_meta', None) or {},
@@ -88,7 +91,7 @@ class FixMatchVisualizationHook(Hook):
     @staticmethod
     def make_panel(views: Dict[str, torch.Tensor], data_preprocessor,
                    dataset_meta: dict, tile_size: int = 256) -> np.ndarray:
-        """RGB uint8 panel from :meth:`FixMatchSegmentor.fixmatch_views`.
+        """RGB uint8 panel from :func:`fixmatch_views`.
 
         Args:
             views (dict): ``weak``, ``strong`` (N, 3, H, W) preprocessed;
@@ -136,6 +139,51 @@ class FixMatchVisualizationHook(Hook):
         legend = _legend(classes or [f'class {k}' for k in range(num_classes)],
                          palette, panel.shape[1])
         return np.ascontiguousarray(np.concatenate([panel, legend], axis=0))
+
+
+@torch.no_grad()
+def fixmatch_views(model: FixMatchSegmentor, data_batch: dict,
+                   num_samples: int,
+                   iteration: int) -> Dict[str, torch.Tensor]:
+    """The first ``num_samples`` unlabeled samples of a training batch as
+    FixMatch saw them at ``iteration``.
+
+    Re-runs ``get_pseudo_labels`` and the CutMix of the model's training
+    step on ``data_batch`` with the current weights and the boxes that
+    ``iteration`` draws (``seeded_generator(iteration)``), the student
+    predicting the mixed strong view in eval mode. Nothing is updated:
+    class and BN statistics and random generators are left as they were.
+
+    Args:
+        model (FixMatchSegmentor): The (unwrapped) model.
+        data_batch (dict): A raw multi-branch batch from the dataloader.
+        num_samples (int): How many samples to return (at most the batch
+            size).
+        iteration (int): The training iteration that used the batch.
+
+    Returns:
+        dict[str, Tensor]: ``weak``, ``strong`` (N, 3, H, W) preprocessed
+        images; ``pseudo_label``, ``conf``, ``ignore``, ``conf_thr``
+        (per-pixel threshold), ``pred`` (N, H, W).
+    """
+    data = model.data_preprocessor(data_batch, True)
+    inputs, samples = data['inputs'], data['data_samples']
+    weak = inputs['unsup_teacher']
+    was_training = model.training
+    try:
+        pseudo = model.get_pseudo_labels(
+            weak, samples['unsup_teacher'], update_stats=False)
+        model.student.eval()
+        image, mixed = model.cutmix(inputs['unsup_student'], pseudo,
+                                    seeded_generator(iteration))
+        pred = model.student_logits(image[:num_samples])
+    finally:
+        model.train(was_training)
+    n = num_samples
+    return dict(weak=weak[:n], strong=image[:n], pseudo_label=mixed.label[:n],
+                conf=mixed.conf[:n], ignore=mixed.ignore[:n],
+                conf_thr=torch.full_like(mixed.conf[:n], pseudo.conf_thr),
+                pred=pred.argmax(dim=1))
 
 
 def _palette(palette: Optional[Sequence], num_classes: int) -> np.ndarray:

@@ -115,7 +115,8 @@ class RNGStateHook(Hook):
     Dataloader workers need nothing: mmengine's ``worker_init_fn`` seeds
     them from the seed, rank and worker id, and the fast-forward replays
     each worker's samples. s5_mm's own generators (FixMatch's CutMix boxes
-    and feature dropout) are seeded from the seed, rank and iteration.
+    and feature dropout) are seeded from the seed, rank and iteration
+    (:func:`s5_mm.models.utils.perturbations.seeded_generator`).
 
     Add it to a config with ``default_hooks = dict(rng_state=dict(
     type='RNGStateHook'))`` (``configs/_base_/default_hooks.py`` does).

@@ -1,1 +1,4 @@
-from . import layer_decay_optim_wrapper_constructor  # noqa: F401
+from .layer_decay_optim_wrapper_constructor import \
+    LayerDecayOptimWrapperConstructor
+
+__all__ = ['LayerDecayOptimWrapperConstructor']

@@ -8,33 +8,12 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS
 from mmengine.runner import BaseLoop, TestLoop, ValLoop
 from mmengine.runner.loops import _parse_losses
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from s5_mm.datasets.dataset_lookup import (  # noqa: F401
-    find_dataset_cfg, pipeline_dataset_name)
+from s5_mm.datasets.dataset_lookup import (dataset_name_of,  # noqa: F401
+                                          find_dataset_cfg,
+                                          pipeline_dataset_name)
 from s5_mm.evaluation.multi_dataset_metrics import MultiDatasetEvaluator
-
-def dataset_name_of(dataset: Dataset, where: str = 'dataset') -> str:
-    """Dataset name from the ``SetDatasetName`` of a built dataset's
-    pipeline (all parts of a nested ConcatDataset must agree), with a clear
-    error if it has none."""
-    parts = getattr(dataset, 'datasets', None)
-    if parts is not None:
-        names = {dataset_name_of(d, f'{where} part {i}')
-                 for i, d in enumerate(parts)}
-        if len(names) != 1:
-            raise ValueError(f'the parts of {where} are named {sorted(names)}'
-                             ' by their SetDatasetName: use one name')
-        return names.pop()
-    pipeline = getattr(dataset, 'pipeline', None)
-    name = pipeline_dataset_name(getattr(pipeline, 'transforms', []))
-    if name is None:
-        root = getattr(dataset, 'data_root', '')
-        raise ValueError(
-            f'{where} ({type(dataset).__name__}, data_root={root!r}) has no '
-            "SetDatasetName in its pipeline: add dict(type='SetDatasetName', "
-            'name=...) at the end of it, so its samples can be routed')
-    return name
 
 
 class _PerDatasetLoopMixin:

@@ -1,1 +1,3 @@
-from . import moe_vit  # noqa: F401
+from .moe_vit import MoEFFN, MoETransformerEncoderLayer, MoEViT
+
+__all__ = ['MoEFFN', 'MoETransformerEncoderLayer', 'MoEViT']

@@ -87,24 +87,24 @@ class MoEFFN(FFN):
 class MoETransformerEncoderLayer(TransformerEncoderLayer):
     """mmseg's ViT encoder layer with a :class:`MoEFFN`.
 
-    The expert groups of the current batch are set by :class:`MoEViT` in
-    ``expert_groups`` before the forward; the layer binds them into the
-    (possibly checkpointed) inner forward so that recomputation in the
-    backward pass routes exactly like the forward did.
+    The expert groups of the batch are an argument of ``forward`` (given by
+    :class:`MoEViT`); they are bound into the (possibly checkpointed) inner
+    forward, so recomputation in the backward pass routes exactly like the
+    forward did.
     """
-
-    expert_groups: Optional[ExpertGroups] = None
 
     def build_ffn(self, ffn_cfg: dict) -> None:
         """Build the MoE FFN instead of mmcv's dense FFN."""
         self.ffn = MoEFFN(**ffn_cfg)
 
-    def forward(self, x: Tensor) -> Tensor:
-        groups = self.expert_groups
-        if groups is None:
-            raise RuntimeError(
-                'MoETransformerEncoderLayer was called without expert groups: '
-                'run it through MoEViT.forward(inputs, dataset_ids).')
+    def forward(self, x: Tensor, groups: ExpertGroups) -> Tensor:
+        """Attention + routed FFN of tokens ``x`` sorted by dataset.
+
+        Args:
+            x (Tensor): Tokens (B, N, C), samples sorted by dataset id.
+            groups (ExpertGroups): ``(expert id, first, end)`` per run of
+                samples of one dataset (from :meth:`MoEViT.expert_groups`).
+        """
 
         def _inner_forward(x):
             x = self.attn(self.norm1(x), identity=x)
@@ -235,9 +235,11 @@ class MoEViT(VisionTransformer):
                 pos, grid, (side, side), self.interpolate_mode)
         load_state_dict(self, state, strict=False, logger='current')
 
-    def _expert_groups(self, dataset_ids: DatasetIds, batch_size: int
-                       ) -> Tuple[ExpertGroups, Optional[Tensor]]:
-        """Validate ids; return the groups and the sorting permutation."""
+    def expert_groups(self, dataset_ids: DatasetIds, batch_size: int
+                      ) -> Tuple[ExpertGroups, Optional[Tensor]]:
+        """Validate a batch's dataset ids (see :meth:`forward`); return its
+        expert groups (after sorting by id) and the sorting permutation
+        (None if the batch is sorted already)."""
         names = self.dataset_names
         if isinstance(dataset_ids, str):
             dataset_ids = int(dataset_ids_from_names([dataset_ids], names)[0])
@@ -297,22 +299,44 @@ class MoEViT(VisionTransformer):
         Returns:
             tuple: The feature maps of VisionTransformer, in input order.
         """
-        groups, perm = self._expert_groups(dataset_ids, inputs.shape[0])
+        groups, perm = self.expert_groups(dataset_ids, inputs.shape[0])
         if perm is not None:
             inputs = inputs[perm.to(inputs.device)]
-        for layer in self.layers:
-            layer.expert_groups = groups
-        try:
-            outs = super().forward(inputs)
-        finally:
-            for layer in self.layers:
-                layer.expert_groups = None
+        outs = self._forward_routed(inputs, groups)
         if perm is None:
             return outs
         inverse = torch.argsort(perm).to(inputs.device)
         # each output is a feature map or [feature map, cls token]
         return tuple(out[inverse] if isinstance(out, Tensor) else
                      [o[inverse] for o in out] for out in outs)
+
+    def _forward_routed(self, inputs: Tensor, groups: ExpertGroups) -> tuple:
+        """mmseg's ``VisionTransformer.forward`` with ``layer(x, groups)``
+        (mmseg calls ``layer(x)``, leaving no way to pass the routing);
+        tested equal to it for every output option."""
+        x, hw_shape = self.patch_embed(inputs)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
+        x = self._pos_embeding(x, hw_shape, self.pos_embed)
+        if not self.with_cls_token:
+            x = x[:, 1:]
+        if self.pre_norm:
+            x = self.pre_ln(x)
+        outs = [self._feature_map(x, hw_shape)] if self.out_origin else []
+        for i, layer in enumerate(self.layers):
+            x = layer(x, groups)
+            if i == len(self.layers) - 1 and self.final_norm:
+                x = self.norm1(x)
+            if i in self.out_indices:
+                outs.append(self._feature_map(x, hw_shape))
+        return tuple(outs)
+
+    def _feature_map(self, x: Tensor, hw_shape: Tuple[int, int]):
+        """Tokens -> (B, C, H, W) map (and the cls token, if asked), as
+        mmseg's ``VisionTransformer.forward`` outputs them."""
+        out = x[:, 1:] if self.with_cls_token else x
+        out = out.reshape(out.shape[0], hw_shape[0], hw_shape[1],
+                          out.shape[2]).permute(0, 3, 1, 2).contiguous()
+        return [out, x[:, 0]] if self.output_cls_token else out
 
 
 def _load_dense_pre_hook(module: MoEViT, state_dict: dict, prefix: str,

@@ -26,6 +26,12 @@ class FinalResizeUPerHead(UPerHead):
     ``loss_by_feat`` would resize them to, and then handed to those methods,
     whose own bilinear resize to the same size is the identity.
 
+    A test pipeline ``Resize`` is undone later, by mmseg's
+    ``postprocess_result`` with the segmentor's ``align_corners`` (the
+    head's, ``False``); the authors' test-time resize (input to 512 and
+    probabilities back, both ``align_corners=True``) is the segmentor test
+    mode ``resize`` of :mod:`s5_mm.models.segmentors.prob_test_modes`.
+
     Args:
         final_align_corners (bool, optional): ``align_corners`` of the final
             logit resize. None: the same as ``align_corners``.

@@ -1,1 +1,4 @@
-from . import multi_dataset_two_stage  # noqa: F401
+from .multi_dataset_two_stage import (DatasetBranch,
+                                      MultiDatasetTwoStageDetector)
+
+__all__ = ['DatasetBranch', 'MultiDatasetTwoStageDetector']

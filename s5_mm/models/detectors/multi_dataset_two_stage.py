@@ -28,12 +28,12 @@ CfgOrCfgs = Union[ConfigType, Sequence[ConfigType]]
 class DatasetBranch(TwoStageDetector):
     """Neck + RPN head + RoI head of one dataset, run on shared features.
 
-    mmdet's :class:`TwoStageDetector` builds its first stage from the
-    ``backbone`` config; here that stage is the dataset's neck (e.g. FPN),
-    moved to the ``neck`` attribute so checkpoints read naturally
-    (``branches.<name>.neck.*``, ``.rpn_head.*``, ``.roi_head.*``).
-    ``loss`` / ``predict`` / ``_forward`` take the shared multi-level
-    features instead of images.
+    A plain mmdet :class:`TwoStageDetector` whose backbone is
+    ``nn.Identity``: its input is the shared backbone's multi-level
+    features, which its own neck (e.g. FPN), RPN and RoI head take as
+    mmdet's ``extract_feat`` / ``loss`` / ``predict`` / ``_forward`` do,
+    unchanged. Checkpoint keys: ``branches.<name>.neck.*``,
+    ``.rpn_head.*``, ``.roi_head.*`` (the identity has no weights).
 
     Args:
         neck (dict): config of the per-dataset neck (e.g. ``mmdet.FPN``).
@@ -51,16 +51,12 @@ class DatasetBranch(TwoStageDetector):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None) -> None:
         super().__init__(
-            backbone=neck,
+            backbone=dict(type=nn.Identity),
+            neck=neck,
             rpn_head=rpn_head,
             roi_head=roi_head,
             train_cfg=train_cfg,
             test_cfg=test_cfg)
-        self.neck = self._modules.pop('backbone')
-
-    def extract_feat(self, feats: Tuple[Tensor]) -> Tuple[Tensor]:
-        """Run the dataset's neck on the shared backbone features."""
-        return self.neck(feats)
 
 
 @MODELS.register_module()

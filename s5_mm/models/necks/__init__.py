@@ -1,1 +1,3 @@
-from . import feature2pyramid_ln  # noqa: F401
+from .feature2pyramid_ln import Feature2PyramidLN
+
+__all__ = ['Feature2PyramidLN']

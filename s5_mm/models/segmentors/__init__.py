@@ -1,3 +1,10 @@
-from . import fixmatch_segmentor  # noqa: F401
-from . import multi_dataset_encoder_decoder  # noqa: F401
-from . import multi_dataset_seg_tta_model  # noqa: F401
+from .dataset_seg_branch import DatasetSegBranch
+from .fixmatch_segmentor import FixMatchSegmentor
+from .multi_dataset_encoder_decoder import MultiDatasetEncoderDecoder
+from .multi_dataset_seg_tta_model import MultiDatasetSegTTAModel
+from .semi_base_segmentor import SemiBaseSegmentor
+
+__all__ = [
+    'DatasetSegBranch', 'FixMatchSegmentor', 'MultiDatasetEncoderDecoder',
+    'MultiDatasetSegTTAModel', 'SemiBaseSegmentor'
+]

@@ -1,23 +1,23 @@
-"""FixMatch semi-supervised segmentor (the S4P stage of S5)."""
-import copy
+"""FixMatch semi-supervised segmentor (the S4P stage of S5): the loss steps."""
 from functools import partial
-from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
-                    Union)
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
-from mmengine.dist import get_rank
 from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
-                         OptSampleList, SampleList)
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
+from s5_mm.models.utils.perturbations import (channel_dropout,
+                                              complementary_channel_dropout,
+                                              cutmix, seeded_generator)
 from s5_mm.models.utils.pseudo_label_balance import PseudoLabelClassStats
+from .semi_base_segmentor import SemiBaseSegmentor, decode_logits
+
+__all__ = ['FixMatchSegmentor', 'PseudoLabels', 'pseudo_label_loss',
+           'decode_logits', 'DEFAULT_SEMI_TRAIN_CFG']
 
 DEFAULT_SEMI_TRAIN_CFG = dict(
     teacher='self',  # 'self' (paper) or 'ema' (needs EMATeacherHook)
@@ -36,34 +36,6 @@ DEFAULT_SEMI_TRAIN_CFG = dict(
     class_weight_power=0.0,  # > 0: class-frequency weights f_c ** -power
     class_stats_momentum=0.999,
 )
-
-
-def cutmix_boxes(num: int, height: int, width: int, prob: float,
-                 area: Sequence[float], ratio: Sequence[float],
-                 generator: torch.Generator) -> Tensor:
-    """Random CutMix boxes as masks, as in UniMatch's ``obtain_cutmix_box``.
-
-    With probability ``prob`` a sample gets a box whose area is a uniform
-    fraction ``area`` of the image and whose aspect ratio h/w is uniform in
-    ``ratio``, placed uniformly inside the image; otherwise an empty mask.
-
-    Returns:
-        Tensor: bool (num, height, width), True inside the box.
-    """
-    masks = torch.zeros(num, height, width, dtype=torch.bool)
-    rnd = torch.rand(num, 5, generator=generator, dtype=torch.float64)
-    for i in range(num):
-        if rnd[i, 0] >= prob:
-            continue
-        frac = area[0] + (area[1] - area[0]) * rnd[i, 1].item()
-        size = frac * height * width
-        r = ratio[0] + (ratio[1] - ratio[0]) * rnd[i, 2].item()
-        box_w = min(max(int((size / r)**0.5), 1), width)
-        box_h = min(max(int((size * r)**0.5), 1), height)
-        x = int(rnd[i, 3].item() * (width - box_w + 1))
-        y = int(rnd[i, 4].item() * (height - box_h + 1))
-        masks[i, y:y + box_h, x:x + box_w] = True
-    return masks
 
 
 def pseudo_label_loss(logits: Tensor,
@@ -107,34 +79,20 @@ class PseudoLabels(NamedTuple):
     class_weight: Optional[Tensor] = None
 
 
-def decode_logits(model: nn.Module, inputs: Tensor, feat_fn=None) -> Tensor:
-    """Decode-head logits of an mmseg ``EncoderDecoder`` resized to the input,
-    optionally perturbing the backbone features with ``feat_fn`` before the
-    neck."""
-    if feat_fn is None:
-        feats = model.extract_feat(inputs)
-    else:
-        feats = feat_fn(model.backbone(inputs))
-        if model.with_neck:
-            feats = model.neck(feats)
-    logits = model.decode_head.forward(feats)
-    return resize(logits, size=inputs.shape[2:], mode='bilinear',
-                  align_corners=model.align_corners)
-
-
 @MODELS.register_module()
-class FixMatchSegmentor(BaseModel):
+class FixMatchSegmentor(SemiBaseSegmentor):
     """FixMatch for semantic segmentation, with UniMatch / UniMatch V2 options.
 
     S4P stage of `S5 <https://arxiv.org/abs/2508.12409>`_; method from
     `FixMatch <https://arxiv.org/abs/2001.07685>`_, with the options of
     `UniMatch <https://arxiv.org/abs/2208.09910>`_ and
-    `UniMatch V2 <https://arxiv.org/abs/2410.10777>`_. Follows mmdet's
-    ``SemiBaseDetector``: one segmentor config builds the student (and the
-    EMA teacher), inputs come as branches ``sup`` (labeled), ``unsup_teacher``
-    (weak view) and ``unsup_student`` (+ ``unsup_student2``: strong views) from
-    mmdet's ``MultiBranch`` and ``MultiBranchDataPreprocessor``, and losses are
-    prefixed ``sup_`` / ``unsup_``.
+    `UniMatch V2 <https://arxiv.org/abs/2410.10777>`_. The student / teacher
+    plumbing is :class:`SemiBaseSegmentor`'s; inputs come as branches
+    ``sup`` (labeled), ``unsup_teacher`` (weak view) and ``unsup_student``
+    (+ ``unsup_student2``: strong views) from mmdet's ``MultiBranch`` and
+    ``MultiBranchDataPreprocessor``; losses are prefixed ``sup_`` /
+    ``unsup_``. The perturbations are the functions of
+    :mod:`s5_mm.models.utils.perturbations`.
 
     :meth:`loss` runs named steps, as ``SemiBaseDetector`` does:
 
@@ -142,9 +100,10 @@ class FixMatchSegmentor(BaseModel):
     2. :meth:`get_pseudo_labels`: the teacher predicts the weak view without
        gradient (pseudo-label = argmax, confidence = max softmax);
     3. :meth:`loss_by_pseudo_labels`: every strong view is CutMix-ed with the
-       batch in reverse order (one box per sample, applied alike to image,
-       pseudo-label, confidence and padding mask) and the student learns the
-       pseudo-labels on pixels with confidence >= ``conf_thr``;
+       batch in reverse order (:meth:`cutmix`: one box per sample, applied
+       alike to image, pseudo-label, confidence and padding mask) and the
+       student learns the pseudo-labels on pixels with confidence >=
+       ``conf_thr``;
     4. :meth:`loss_by_feature_perturbation`: UniMatch's FP stream (when
        ``fp_weight > 0``);
     5. :meth:`pseudo_label_stats`: the logged statistics.
@@ -152,8 +111,7 @@ class FixMatchSegmentor(BaseModel):
     The loss is ``(sup_weight * L_sup + unsup_weight * L_unsup) / 2`` with
     ``L_unsup`` the cross-entropy on confident pixels normalised by the
     number of non-padding pixels (padding = ignore index in the weak view's
-    ``gt_sem_seg``, see ``LoadIgnoreMask``). :meth:`fixmatch_views` gives
-    ``FixMatchVisualizationHook`` the views of a batch.
+    ``gt_sem_seg``, see ``LoadIgnoreMask``).
 
     ``semi_train_cfg`` keys (defaults in ``DEFAULT_SEMI_TRAIN_CFG``):
 
@@ -177,9 +135,9 @@ class FixMatchSegmentor(BaseModel):
       :class:`~s5_mm.models.utils.pseudo_label_balance.PseudoLabelClassStats`.
       Off by default; when on, ``unsup_w_cls{k}`` is logged.
 
-    Random draws (CutMix boxes, dropout masks) use a generator seeded with
-    torch's initial seed, the rank and the runner's iteration, so a resumed
-    run draws what the uninterrupted run would have drawn.
+    Random draws (CutMix boxes, dropout masks) of one :meth:`loss` call come
+    from :meth:`iteration_generator`, so a resumed run draws what the
+    uninterrupted run would have drawn.
 
     Args:
         segmentor (dict): Config of an mmseg ``EncoderDecoder``.
@@ -191,95 +149,43 @@ class FixMatchSegmentor(BaseModel):
         init_cfg (dict, optional): Initialization config.
     """
 
+    default_train_cfg = DEFAULT_SEMI_TRAIN_CFG
+    removed_train_cfg_keys = dict(
+        class_thr='the FreeMatch / FlexMatch thresholds, was removed: it '
+        'lost to supervised-only training in bench/s4p_gain.py; use '
+        'class_weight_power, see docs/s4p.md')
+
     def __init__(self,
                  segmentor: ConfigType,
                  semi_train_cfg: OptConfigType = None,
                  semi_test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        cfg = dict(DEFAULT_SEMI_TRAIN_CFG)
-        unknown = set(semi_train_cfg or {}) - set(cfg)
-        if unknown:
-            hint = (' (class_thr, the FreeMatch / FlexMatch thresholds, '
-                    'was removed: it lost to supervised-only training in '
-                    'bench/s4p_gain.py; use class_weight_power, see '
-                    'docs/s4p.md)'
-                    if 'class_thr' in unknown else '')
-            raise KeyError(f'FixMatchSegmentor: unknown semi_train_cfg keys '
-                           f'{sorted(unknown)}; valid keys: {sorted(cfg)}'
-                           + hint)
-        cfg.update(semi_train_cfg or {})
-        if cfg['teacher'] not in ('self', 'ema'):
-            raise ValueError("FixMatchSegmentor: semi_train_cfg.teacher must "
-                             f"be 'self' or 'ema', got {cfg['teacher']!r}")
-        self.semi_train_cfg = cfg
-        self.semi_test_cfg = dict(
-            predict_on='teacher' if cfg['teacher'] == 'ema' else 'student')
-        self.semi_test_cfg.update(semi_test_cfg or {})
-        if (self.semi_test_cfg['predict_on'] == 'teacher'
-                and cfg['teacher'] != 'ema'):
-            raise ValueError("FixMatchSegmentor: semi_test_cfg.predict_on="
-                             "'teacher' needs semi_train_cfg.teacher='ema'")
-        self.student = MODELS.build(segmentor)
-        if cfg['teacher'] == 'ema':
-            self.teacher = MODELS.build(copy.deepcopy(segmentor))
-            self.teacher.eval()
-            self.teacher.requires_grad_(False)
+        super().__init__(segmentor, semi_train_cfg, semi_test_cfg,
+                         data_preprocessor, init_cfg)
+        cfg = self.semi_train_cfg
         self.ignore_index = self.student.decode_head.ignore_index
         if cfg['class_weight_power'] != 0:
             self.class_stats = PseudoLabelClassStats(
                 self.student.decode_head.out_channels,
                 cfg['class_weight_power'], cfg['class_stats_momentum'])
-        self._calls = 0
+        #: number of :meth:`loss` calls so far (the iteration without runner)
+        self.loss_calls = 0
 
-    # ------------------------------------------------------------------ modes
-    def train(self, mode: bool = True) -> 'FixMatchSegmentor':
-        """Set the train mode; an EMA teacher always stays in eval mode."""
-        super().train(mode)
-        if hasattr(self, 'teacher'):
-            self.teacher.eval()
-        return self
-
-    def forward(self,
-                inputs: Union[Tensor, Dict[str, Tensor]],
-                data_samples: Union[OptSampleList,
-                                    Dict[str, SampleList]] = None,
-                mode: str = 'tensor'):
-        """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`."""
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._predictor()._forward(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')
-
-    def _predictor(self) -> nn.Module:
-        return getattr(self, self.semi_test_cfg['predict_on'])
-
-    def predict(self, inputs: Tensor,
-                data_samples: OptSampleList = None) -> SampleList:
-        """Predict with the student or the teacher (``semi_test_cfg``)."""
-        return self._predictor().predict(inputs, data_samples)
-
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
-        """Features of the predicting network."""
-        return self._predictor().extract_feat(inputs)
-
-    # --------------------------------------------------------------- training
     def loss(self, multi_batch_inputs: Dict[str, Tensor],
              multi_batch_data_samples: Dict[str, SampleList]) -> dict:
         """Supervised + FixMatch losses from the multi-branch batch."""
-        strong_keys = self._strong_branches(multi_batch_inputs)
+        strong_keys = self.strong_branches()
+        self.check_branches(
+            multi_batch_inputs, ['sup', 'unsup_teacher'] + strong_keys,
+            " (comp_drop=True needs a second strong view 'unsup_student2')"
+            if self.semi_train_cfg['comp_drop'] else '')
         losses = self.loss_by_gt(multi_batch_inputs['sup'],
                                  multi_batch_data_samples['sup'])
         weak = multi_batch_inputs['unsup_teacher']
         pseudo = self.get_pseudo_labels(
             weak, multi_batch_data_samples['unsup_teacher'])
-        generator = self._generator()
+        generator = self.iteration_generator()
         unsup, _ = self.loss_by_pseudo_labels(
             [multi_batch_inputs[k] for k in strong_keys], pseudo, generator)
         losses.update(unsup)
@@ -288,6 +194,24 @@ class FixMatchSegmentor(BaseModel):
                 self.loss_by_feature_perturbation(weak, pseudo, generator))
         losses.update(self.pseudo_label_stats(pseudo))
         return losses
+
+    def strong_branches(self) -> List[str]:
+        """The strong views' branches: ``unsup_student`` (+
+        ``unsup_student2`` with ``comp_drop``)."""
+        return ['unsup_student'] + (['unsup_student2']
+                                    if self.semi_train_cfg['comp_drop']
+                                    else [])
+
+    def iteration_generator(self) -> torch.Generator:
+        """The random source of this :meth:`loss` call:
+        :func:`~s5_mm.models.utils.perturbations.seeded_generator` of the
+        runner's iteration (from the message hub) or, without a runner, of
+        :attr:`loss_calls`."""
+        it = MessageHub.get_current_instance().get_info('iter')
+        if it is None:
+            it = self.loss_calls
+        self.loss_calls += 1
+        return seeded_generator(it)
 
     def loss_by_gt(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Supervised losses of the student, ``sup_``-prefixed and weighted
@@ -315,7 +239,7 @@ class FixMatchSegmentor(BaseModel):
             update_stats (bool): Add this batch to the class statistics.
         """
         ignore = self._ignore_mask(data_samples, weak)
-        probs = self._teacher_logits(weak).float().softmax(dim=1)
+        probs = self.teacher_logits(weak).float().softmax(dim=1)
         conf, label = probs.max(dim=1)
         conf_thr = self.semi_train_cfg['conf_thr']
         class_weight = None
@@ -324,6 +248,27 @@ class FixMatchSegmentor(BaseModel):
                 self.class_stats.update(probs, ignore)
             class_weight = self.class_stats.class_weights()
         return PseudoLabels(label, conf, ignore, conf_thr, class_weight)
+
+    def cutmix(self, image: Tensor, pseudo: PseudoLabels,
+               generator: torch.Generator) -> Tuple[Tensor, PseudoLabels]:
+        """:func:`~s5_mm.models.utils.perturbations.cutmix` of a strong view
+        and its pseudo-labels with the configured box distribution.
+
+        Args:
+            image (Tensor): (B, C, H, W) strong view.
+            pseudo (PseudoLabels): The weak view's pseudo-labels.
+            generator (torch.Generator): Source of the random boxes.
+
+        Returns:
+            tuple[Tensor, PseudoLabels]: The mixed image and pseudo-labels
+            (label, confidence and padding mask mixed alike).
+        """
+        cfg = self.semi_train_cfg
+        mixed, (label, conf, ignore) = cutmix(
+            image, (pseudo.label, pseudo.conf, pseudo.ignore),
+            cfg['cutmix_prob'], cfg['cutmix_area'], cfg['cutmix_ratio'],
+            generator)
+        return mixed, pseudo._replace(label=label, conf=conf, ignore=ignore)
 
     def loss_by_pseudo_labels(
             self, strong: Sequence[Tensor], pseudo: PseudoLabels,
@@ -343,24 +288,24 @@ class FixMatchSegmentor(BaseModel):
             ``ignore``, ``logits``).
         """
         cfg = self.semi_train_cfg
-        images, targets = [], []
-        for view in strong:
-            image, *target = self.cutmix(view, pseudo.label, pseudo.conf,
-                                         pseudo.ignore, generator)
-            images.append(image)
-            targets.append(target)
+        mixed = [self.cutmix(view, pseudo, generator) for view in strong]
         feat_fn = None
         if cfg['comp_drop']:
-            feat_fn = partial(self._comp_dropout, generator=generator)
-        logits = self._student_logits(torch.cat(images), feat_fn)
+            feat_fn = partial(complementary_channel_dropout,
+                              keep_ratio=cfg['comp_drop_keep'],
+                              generator=generator)
+        logits = self.student_logits(torch.cat([m[0] for m in mixed]),
+                                     feat_fn)
         loss = sum(
-            pseudo_label_loss(lg, *tgt, pseudo.conf_thr, pseudo.class_weight)
-            for lg, tgt in zip(logits.chunk(len(images)), targets))
-        loss = loss / len(images) * (cfg['unsup_weight'] / 2) * (
+            pseudo_label_loss(lg, pl.label, pl.conf, pl.ignore, pl.conf_thr,
+                              pl.class_weight)
+            for lg, (_, pl) in zip(logits.chunk(len(mixed)), mixed))
+        loss = loss / len(mixed) * (cfg['unsup_weight'] / 2) * (
             1 - cfg['fp_weight'])
-        first = dict(zip(('pseudo_label', 'conf', 'ignore'), targets[0]),
-                     strong=images[0], logits=logits[:len(images[0])])
-        return dict(unsup_loss_seg=loss), first
+        image, first = mixed[0]
+        return dict(unsup_loss_seg=loss), dict(
+            strong=image, pseudo_label=first.label, conf=first.conf,
+            ignore=first.ignore, logits=logits[:len(image)])
 
     def loss_by_feature_perturbation(self, weak: Tensor, pseudo: PseudoLabels,
                                      generator: torch.Generator) -> dict:
@@ -369,8 +314,9 @@ class FixMatchSegmentor(BaseModel):
         against the uncut pseudo-labels, weighted by
         ``unsup_weight / 2 * fp_weight``."""
         cfg = self.semi_train_cfg
-        logits = self._student_logits(
-            weak, partial(self._channel_dropout, generator=generator))
+        logits = self.student_logits(
+            weak, partial(channel_dropout, drop_prob=cfg['fp_drop'],
+                          generator=generator))
         scale = cfg['unsup_weight'] / 2
         return dict(unsup_loss_fp=scale * cfg['fp_weight'] * pseudo_label_loss(
             logits, pseudo.label, pseudo.conf, pseudo.ignore, pseudo.conf_thr,
@@ -395,89 +341,6 @@ class FixMatchSegmentor(BaseModel):
                           for k in range(num_classes)})
         return stats
 
-    @torch.no_grad()
-    def fixmatch_views(self, data_batch: dict,
-                       num_samples: int) -> Dict[str, Tensor]:
-        """The first ``num_samples`` unlabeled samples of a training batch as
-        FixMatch sees them, for ``FixMatchVisualizationHook``.
-
-        Re-runs :meth:`get_pseudo_labels` and the CutMix of
-        :meth:`loss_by_pseudo_labels` on ``data_batch`` with the current
-        weights and this iteration's CutMix boxes, the student predicting the
-        mixed strong view in eval mode.
-        Nothing is updated: class and BN statistics and random generators
-        are left as they were.
-
-        Args:
-            data_batch (dict): A raw multi-branch batch from the dataloader.
-            num_samples (int): How many samples to return (at most the
-                batch size).
-
-        Returns:
-            dict[str, Tensor]: ``weak``, ``strong`` (N, 3, H, W) preprocessed
-            images; ``pseudo_label``, ``conf``, ``ignore``, ``conf_thr``
-            (per-pixel threshold), ``pred`` (N, H, W).
-        """
-        data = self.data_preprocessor(data_batch, True)
-        inputs, samples = data['inputs'], data['data_samples']
-        weak = inputs['unsup_teacher']
-        was_training = self.training
-        try:
-            pseudo = self.get_pseudo_labels(
-                weak, samples['unsup_teacher'], update_stats=False)
-            self.student.eval()
-            image, label, conf, ignore = self.cutmix(
-                inputs['unsup_student'], pseudo.label, pseudo.conf,
-                pseudo.ignore, self._generator(advance=False))
-            pred = decode_logits(self.student, image[:num_samples])
-        finally:
-            self.train(was_training)
-        n = num_samples
-        return dict(weak=weak[:n], strong=image[:n], pseudo_label=label[:n],
-                    conf=conf[:n], ignore=ignore[:n],
-                    conf_thr=torch.full_like(conf[:n], pseudo.conf_thr),
-                    pred=pred.argmax(dim=1))
-
-    def cutmix(self, image: Tensor, pseudo_label: Tensor, conf: Tensor,
-               ignore: Tensor, generator: torch.Generator) -> List[Tensor]:
-        """CutMix a strong view with the batch in reverse order.
-
-        Sample ``i`` gets, inside its box, the pixels of sample ``B - 1 - i``:
-        the same box for the image, the pseudo-label, the confidence and the
-        padding mask.
-
-        Args:
-            image (Tensor): (B, C, H, W) strong view.
-            pseudo_label, conf, ignore (Tensor): (B, H, W) from the weak view.
-            generator (torch.Generator): Source of the random boxes.
-
-        Returns:
-            list[Tensor]: mixed image, pseudo-label, confidence, ignore mask.
-        """
-        cfg = self.semi_train_cfg
-        b, _, h, w = image.shape
-        box = cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
-                           cfg['cutmix_ratio'], generator).to(image.device)
-        return [torch.where(box[:, None], image.flip(0), image)] + [
-            torch.where(box, t.flip(0), t)
-            for t in (pseudo_label, conf, ignore)
-        ]
-
-    def _strong_branches(self, inputs: Dict[str, Tensor]) -> List[str]:
-        keys = ['unsup_student']
-        if self.semi_train_cfg['comp_drop']:
-            keys.append('unsup_student2')
-        needed = ['sup', 'unsup_teacher'] + keys
-        missing = [k for k in needed if k not in inputs]
-        if missing:
-            raise KeyError(
-                f'FixMatchSegmentor: the batch has branches {sorted(inputs)} '
-                f'but needs {missing}. Build the train pipelines with '
-                f"mmdet.MultiBranch(branch_field={needed}, ...)"
-                + (' (comp_drop=True needs a second strong view '
-                   "'unsup_student2')" if 'unsup_student2' in missing else ''))
-        return keys
-
     def _ignore_mask(self, data_samples: SampleList, weak: Tensor) -> Tensor:
         """(B, H, W) bool, True on pixels that are padding."""
         if not all('gt_sem_seg' in s for s in data_samples):
@@ -487,96 +350,3 @@ class FixMatchSegmentor(BaseModel):
                 'image in the unlabeled pipeline')
         masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples])
         return masks.to(weak.device) == self.ignore_index
-
-    def _teacher_logits(self, inputs: Tensor) -> Tensor:
-        """Teacher logits at input resolution, in eval mode: the EMA teacher,
-        or the student switched to eval mode for the call."""
-        model = self.teacher if self.semi_train_cfg['teacher'] == 'ema' \
-            else self.student
-        was_training = model.training
-        model.eval()
-        try:
-            return decode_logits(model, inputs)
-        finally:
-            model.train(was_training)
-
-    def _student_logits(self, inputs: Tensor, feat_fn=None,
-                        model: Optional[nn.Module] = None) -> Tensor:
-        """The student's logits (:func:`decode_logits`) in its current mode;
-        ``model`` replaces the student by a replica of it (tests)."""
-        return decode_logits(self.student if model is None else model, inputs,
-                             feat_fn)
-
-    def _generator(self, advance: bool = True) -> torch.Generator:
-        """Generator seeded by torch's seed, the rank and the iteration.
-
-        The runner's iteration (from the message hub) makes a resumed run
-        draw what the uninterrupted run drew; without a runner, a call
-        counter stands in. ``advance=False`` gives the generator of the
-        last training call again (for :meth:`fixmatch_views`).
-        """
-        it = MessageHub.get_current_instance().get_info('iter')
-        if it is None:
-            it = self._calls if advance else max(self._calls - 1, 0)
-        if advance:
-            self._calls += 1
-        seed = torch.initial_seed() + 1000003 * (it + 1) + 7919 * get_rank()
-        return torch.Generator().manual_seed(seed % (2**63))
-
-    def _channel_dropout(self, feats: Sequence[Tensor],
-                         generator: torch.Generator) -> List[Tensor]:
-        """Dropout2d-like channel dropout (UniMatch's feature perturbation)."""
-        p = self.semi_train_cfg['fp_drop']
-        out = []
-        for f in feats:
-            keep = torch.rand(f.shape[:2], generator=generator) >= p
-            scale = (keep.to(f) / (1 - p))[..., None, None]
-            out.append(f * scale.to(f.device))
-        return out
-
-    def _comp_dropout(self, feats: Sequence[Tensor],
-                      generator: torch.Generator) -> List[Tensor]:
-        """UniMatch V2's complementary channel dropout over two views.
-
-        The batch is [view 1; view 2] of the same images. View 1 keeps a
-        random half of the channels (x2), view 2 the other half (x2);
-        a random ``comp_drop_keep`` share of the images is left undropped.
-        """
-        n = feats[0].shape[0] // 2
-        n_kept = int(n * self.semi_train_cfg['comp_drop_keep'])
-        kept = torch.randperm(n, generator=generator)[:n_kept]
-        masks: Dict[int, Tensor] = {}
-        out = []
-        for f in feats:
-            c = f.shape[1]
-            if c not in masks:
-                m1 = (torch.rand(n, c, generator=generator) < 0.5).float() * 2
-                m2 = 2 - m1
-                m1[kept] = 1.0
-                m2[kept] = 1.0
-                masks[c] = torch.cat([m1, m2]).to(f)
-            out.append(f * masks[c][..., None, None].to(f.device))
-        return out
-
-    # -------------------------------------------------------------- loading
-    def _load_from_state_dict(self, state_dict: dict, prefix: str,
-                              local_metadata: dict, strict: bool,
-                              missing_keys: List[str],
-                              unexpected_keys: List[str],
-                              error_msgs: List[str]) -> None:
-        """Load a plain segmentor checkpoint into the student and teacher
-        (the class statistics, if any, then start afresh)."""
-        own = [k for k in state_dict if k.startswith(prefix)]
-        nets = ['student'] + (['teacher'] if hasattr(self, 'teacher') else [])
-        if own and not any(k[len(prefix):].startswith(('student.', 'teacher.'))
-                           for k in own):
-            for k in own:
-                value = state_dict.pop(k)
-                for net in nets:
-                    state_dict[f'{prefix}{net}.{k[len(prefix):]}'] = value
-            if hasattr(self, 'class_stats'):
-                for k, v in self.class_stats.state_dict().items():
-                    state_dict[f'{prefix}class_stats.{k}'] = v.clone()
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      strict, missing_keys, unexpected_keys,
-                                      error_msgs)

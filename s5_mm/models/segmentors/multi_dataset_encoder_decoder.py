@@ -1,28 +1,29 @@
 """Multi-dataset encoder-decoder: one backbone, one decode head per dataset
 (S5's (MoE-)MDF segmentor; routing rules in :mod:`s5_mm.models.utils.routing`).
 """
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmengine.config import ConfigDict
-from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
+from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
-                         OptSampleList, SampleList, add_prefix)
+                         OptSampleList, SampleList)
 from torch import Tensor
 
 from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
                                         check_dataset_meta,
                                         check_dataset_names,
+                                        dataset_ids_from_names,
                                         extract_routed_feat, get_dataset_ids,
                                         group_by_dataset, is_routed,
                                         prefix_losses, select)
+from .dataset_seg_branch import DatasetSegBranch
 
 
 @MODELS.register_module()
-class MultiDatasetEncoderDecoder(EncoderDecoder):
+class MultiDatasetEncoderDecoder(BaseSegmentor):
     """Encoder-decoder with a shared backbone/neck and per-dataset heads.
 
     `S5: Scalable Semi-Supervised Semantic Segmentation in Remote Sensing
@@ -30,23 +31,31 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
 
     Every sample names its dataset in its metainfo (``dataset_name``, set by
     ``SetDatasetName`` at the end of its dataset's pipeline).
-    Training runs ONE backbone pass for a batch that mixes datasets; each
-    dataset's samples then go through their own decode head (and auxiliary
-    head), and the losses are reported per dataset
-    (``{name}/decode.loss_ce``, ...). Each head's loss is a mean over its own
-    samples, the total is their sum. Heads (and MoE experts) of a dataset
-    that is absent from a batch enter the loss with weight 0
-    (``{name}/loss_absent``), so DDP runs without ``find_unused_parameters``
-    (see :mod:`s5_mm.models.utils.routing`).
+    Each dataset has a :class:`DatasetSegBranch` (``branches[name]``): an
+    mmseg ``EncoderDecoder`` with that dataset's decode (and auxiliary)
+    head and test config over the shared backbone and neck, so mmseg's own
+    whole / slide inference runs on it unchanged.
 
-    Inference groups a batch by dataset and runs each group with its own
-    head and test mode (``whole`` / ``slide``), so a sample's prediction
-    does not depend on the rest of the batch.
+    Training runs ONE backbone pass for a batch that mixes datasets; each
+    dataset's samples then go through their own branch's heads, and the
+    losses are reported per dataset (``{name}/decode.loss_ce``, ...). Each
+    head's loss is a mean over its own samples, the total is their sum.
+    Heads (and MoE experts) of a dataset that is absent from a batch enter
+    the loss with weight 0 (``{name}/loss_absent``), so DDP runs without
+    ``find_unused_parameters`` (see :mod:`s5_mm.models.utils.routing`).
+
+    Inference groups a batch by dataset and runs each group through its
+    own branch (its head and test mode), so a sample's prediction does not
+    depend on the rest of the batch.
 
     The backbone gets the samples' dataset ids only when it is routed (has a
     ``dataset_names`` attribute, e.g. ``MoEViT``, whose names must be the
     head names; its order defines the dataset ids); a plain
     ``VisionTransformer`` gives the MDF baseline.
+
+    Checkpoint keys: ``backbone.*``, ``neck.*``, ``decode_heads.<name>.*``,
+    ``auxiliary_heads.<name>.*`` (the branches are not child modules; they
+    refer to these parts).
 
     Args:
         backbone (ConfigType): Backbone config.
@@ -62,7 +71,8 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
             ``stride``) for every dataset, plus optional per-dataset
             overrides under ``per_dataset``, e.g.
             ``dict(mode='whole', per_dataset=dict(loveda=dict(mode='slide',
-            crop_size=(512, 512), stride=(341, 341))))``.
+            crop_size=(512, 512), stride=(341, 341))))``. The modes of
+            :mod:`~s5_mm.models.segmentors.prob_test_modes` work too.
         data_preprocessor (OptConfigType): Data preprocessor config.
         pretrained (str, optional): Backbone checkpoint path.
         init_cfg (OptMultiConfig): Initialisation config.
@@ -81,14 +91,13 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None,
                  decode_head: None = None):
-        # EncoderDecoder.__init__ builds ONE decode head; build ours instead.
         if decode_head is not None:
             raise TypeError(
                 'MultiDatasetEncoderDecoder has one head per dataset: give '
                 'decode_heads=dict(name=head config, ...) and set '
                 'decode_head=None (e.g. when the base config has one)')
-        BaseSegmentor.__init__(
-            self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(decode_heads, dict) or not decode_heads:
             raise TypeError(
                 'MultiDatasetEncoderDecoder: decode_heads must be a non-empty '
@@ -126,64 +135,50 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
                     f'head; decode_heads has {self.dataset_names}')
             self.auxiliary_heads[name] = MODELS.build(cfg)
         self.train_cfg = train_cfg
-        self._test_cfgs = self._split_test_cfg(test_cfg)
-        self._active: Optional[str] = None
-
-    def _split_test_cfg(self,
-                        test_cfg: OptConfigType) -> Dict[str, ConfigDict]:
-        """One full test config per dataset (shared part + its override)."""
-        test_cfg = dict(test_cfg or dict(mode='whole'))
-        per_dataset = dict(test_cfg.pop('per_dataset', None) or {})
-        unknown = set(per_dataset) - set(self.dataset_names)
-        if unknown:
-            raise KeyError(
-                f'test_cfg.per_dataset has unknown datasets {sorted(unknown)};'
-                f' the model has {self.dataset_names}')
-        return {
-            name: ConfigDict({**test_cfg, **per_dataset.get(name, {})})
-            for name in self.dataset_names
+        test_cfgs = split_test_cfg(test_cfg, self.dataset_names)
+        # plain dict, not child modules: the parts are registered above once
+        self.branches: Dict[str, DatasetSegBranch] = {
+            name: DatasetSegBranch(
+                self.backbone,
+                self.decode_heads[name],
+                dataset_id=k,
+                neck=self.neck if self.with_neck else None,
+                auxiliary_head=self.auxiliary_heads[name]
+                if name in self.auxiliary_heads else None,
+                train_cfg=train_cfg,
+                test_cfg=test_cfgs[name])
+            for k, name in enumerate(self.dataset_names)
         }
 
-    # --- the active dataset: mmseg's inference code reads these attributes
-    @contextmanager
-    def _use_dataset(self, name: str) -> Iterator[None]:
-        """Make ``decode_head``, ``test_cfg``, ... refer to ``name``."""
-        previous, self._active = self._active, name
-        try:
-            yield
-        finally:
-            self._active = previous
+    @property
+    def with_decode_head(self) -> bool:
+        """Always True: every dataset has a decode head."""
+        return True
 
-    def _active_name(self) -> str:
-        if self._active is not None:
-            return self._active
-        if len(self.dataset_names) == 1:
-            return self.dataset_names[0]
-        raise AttributeError(
-            'MultiDatasetEncoderDecoder has one decode head per dataset '
-            f'({self.dataset_names}); use decode_heads[name]')
+    @property
+    def with_auxiliary_head(self) -> bool:
+        """Whether any dataset has an auxiliary head."""
+        return len(self.auxiliary_heads) > 0
 
     @property
     def decode_head(self) -> nn.Module:
-        """The decode head of the active dataset."""
-        return self.decode_heads[self._active_name()]
+        """The decode head of a model of ONE dataset; with several, a
+        ValueError (not an AttributeError, which ``hasattr`` would swallow)
+        says to use ``decode_heads[name]`` or ``branches[name]``."""
+        if len(self.dataset_names) != 1:
+            raise ValueError(
+                'MultiDatasetEncoderDecoder has one decode head per dataset '
+                f'({self.dataset_names}): use decode_heads[name] or '
+                'branches[name].decode_head')
+        return self.decode_heads[self.dataset_names[0]]
 
-    @property
-    def test_cfg(self) -> ConfigDict:
-        """The test config of the active dataset."""
-        return self._test_cfgs[self._active_name()]
-
-    @property
-    def num_classes(self) -> int:
-        return self.decode_head.num_classes
-
-    @property
-    def out_channels(self) -> int:
-        return self.decode_head.out_channels
-
-    @property
-    def align_corners(self) -> bool:
-        return self.decode_head.align_corners
+    def train(self, mode: bool = True) -> 'MultiDatasetEncoderDecoder':
+        """Set train/eval mode, of the branches too (their parts are
+        children of this model; the branch objects themselves are not)."""
+        super().train(mode)
+        for branch in self.branches.values():
+            branch.training = mode
+        return self
 
     # --- routing
     def _dataset_ids(self, inputs: Tensor,
@@ -199,6 +194,22 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
             f'this model has datasets {self.dataset_names}: pass data samples '
             f"with '{DATASET_KEY}' in their metainfo to choose the head")
 
+    def branch_of(self, batch_img_metas: Sequence[dict]) -> DatasetSegBranch:
+        """The branch of a batch of ONE dataset, named by its metainfos'
+        ``dataset_name`` (may be absent for a single-dataset model)."""
+        names = {meta.get(DATASET_KEY) for meta in batch_img_metas}
+        if names == {None} and len(self.dataset_names) == 1:
+            return self.branches[self.dataset_names[0]]
+        if len(names) != 1 or None in names:
+            raise ValueError(
+                'MultiDatasetEncoderDecoder.encode_decode / inference take a '
+                f"batch of ONE dataset named by '{DATASET_KEY}' in every "
+                f'metainfo, got {sorted(map(str, names))}: use predict() for '
+                'a mixed batch')
+        name = names.pop()
+        dataset_ids_from_names([name], self.dataset_names)  # known name?
+        return self.branches[name]
+
     def extract_feat(self,
                      inputs: Tensor,
                      dataset_ids: Union[Tensor, int, None] = None
@@ -209,15 +220,24 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """Seg logits of a batch of the active dataset (used by mmseg's
-        whole / slide inference)."""
-        name = self._active_name()
-        x = self.extract_feat(inputs, self.dataset_names.index(name))
-        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        """Seg logits of a batch of one dataset (its branch's
+        ``encode_decode``)."""
+        return self.branch_of(batch_img_metas).encode_decode(
+            inputs, batch_img_metas)
+
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """mmseg's whole / slide inference of a batch of one dataset, with
+        that dataset's test config (its branch's ``inference``)."""
+        return self.branch_of(batch_img_metas).inference(
+            inputs, batch_img_metas)
 
     # --- training
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Per-dataset losses of a (possibly mixed) batch.
+
+        Labels are checked when they are loaded (``LoadAnnotationsChecked``)
+        and the heads against the datasets when the runner starts
+        (``DatasetClassCheckHook``); nothing here waits for the device.
 
         Args:
             inputs (Tensor): Images (B, C, H, W).
@@ -232,41 +252,18 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         x = self.extract_feat(inputs, ids)
         losses: Dict[str, Tensor] = {}
         for group in group_by_dataset(ids, self.dataset_names, data_samples):
-            name, samples = group.name, group.samples
-            heads = [self.decode_heads[name]]
-            if name in self.auxiliary_heads:
-                heads.append(self.auxiliary_heads[name])
+            branch = self.branches[group.name]
             if not group.present:
+                heads = [branch.decode_head]
+                if branch.with_auxiliary_head:
+                    heads.append(branch.auxiliary_head)
                 losses.update(absent_dataset_loss(group, heads, self.backbone))
                 continue
-            feats = select(x, group.index)
-            self._check_labels(name, heads[0], samples)
-            for prefix, head in zip(('decode', 'aux'), heads):
-                losses.update(
-                    prefix_losses(
-                        add_prefix(head.loss(feats, samples, self.train_cfg),
-                                   prefix), name))
+            losses.update(
+                prefix_losses(
+                    branch.loss_by_feat(select(x, group.index), group.samples),
+                    group.name))
         return losses
-
-    @staticmethod
-    def _check_labels(name: str, head: nn.Module,
-                      samples: SampleList) -> None:
-        """Raise if a label does not fit the head's class count."""
-        ignore = getattr(head, 'ignore_index', 255)
-        for sample in samples:
-            seg = sample.gt_sem_seg.data
-            bad = (seg != ignore) & ((seg < 0) | (seg >= head.num_classes))
-            if bool(bad.any()):
-                labels = sorted(set(seg[bad].unique().tolist()))
-                path = sample.metainfo.get('seg_map_path',
-                                           sample.metainfo.get('img_path'))
-                raise ValueError(
-                    f"dataset '{name}': label(s) {labels} in {path} do not "
-                    'fit '
-                    f'the decode head of {head.num_classes} classes (labels '
-                    f'0..{head.num_classes - 1}, ignore {ignore}): set '
-                    f"num_classes of model.decode_heads['{name}'] to the "
-                    "dataset's class count, or check reduce_zero_label")
 
     def check_dataset_meta(self, name: str, metainfo: dict) -> None:
         """Raise if dataset ``name`` has no head or its class count differs
@@ -286,7 +283,7 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptSampleList = None) -> SampleList:
-        """Predict every sample with its own dataset's head and test mode.
+        """Predict every sample with its own dataset's branch.
 
         Args:
             inputs (Tensor): Images (B, C, H, W).
@@ -299,15 +296,11 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         """
         ids = self._dataset_ids(inputs, data_samples)
         if data_samples is None:
-            with self._use_dataset(self.dataset_names[0]):
-                return super().predict(inputs, None)
+            return self.branches[self.dataset_names[0]].predict(inputs, None)
         for group in group_by_dataset(ids, self.dataset_names, data_samples):
             if group.present:
-                with self._use_dataset(group.name):
-                    seg_logits = self.inference(
-                        select(inputs, group.index),
-                        [s.metainfo for s in group.samples])
-                    self.postprocess_result(seg_logits, group.samples)
+                self.branches[group.name].predict(
+                    select(inputs, group.index), group.samples)
         return data_samples
 
     def _forward(self,
@@ -328,3 +321,20 @@ class MultiDatasetEncoderDecoder(EncoderDecoder):
         raise NotImplementedError(
             'MultiDatasetEncoderDecoder: use SegTTAModel for test-time '
             'augmentation (tools/test.py --tta)')
+
+
+def split_test_cfg(test_cfg: OptConfigType,
+                   dataset_names: Sequence[str]) -> Dict[str, ConfigDict]:
+    """One full mmseg test config per dataset: the shared part updated by
+    the dataset's entry of ``per_dataset``."""
+    test_cfg = dict(test_cfg or dict(mode='whole'))
+    per_dataset = dict(test_cfg.pop('per_dataset', None) or {})
+    unknown = set(per_dataset) - set(dataset_names)
+    if unknown:
+        raise KeyError(
+            f'test_cfg.per_dataset has unknown datasets {sorted(unknown)};'
+            f' the model has {list(dataset_names)}')
+    return {
+        name: ConfigDict({**test_cfg, **per_dataset.get(name, {})})
+        for name in dataset_names
+    }

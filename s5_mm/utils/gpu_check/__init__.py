@@ -3,17 +3,19 @@ for a few iterations (``tools/gpu_check.py``), one JSON report.
 
 Paths: S4P FixMatch with the shipped AMP setting (fp16, and bf16 where the
 GPU has it), the EMA-teacher S4P, MoE-MDF segmentation, MoE-MDF oriented
-detection (mmcv's rotated CUDA ops), faiss-gpu K-Means, DDP across the
+detection (mmcv's rotated CUDA ops), the data selector (scoring on the
+GPU, faiss K-Means), faiss-gpu K-Means against the CPU, DDP across the
 visible GPUs. ``device='cpu'`` runs the same code on the CPU (fp32, gloo),
 which is how the test suite checks the check.
 """
 from typing import Any, Dict, List, Optional
 
 from .environment import collect_environment
+from .probe import failure
 from .report import format_table, has_failures
 
 PATHS = ('s4p_fixmatch', 's4p_fixmatch_bf16', 's4p_ema', 'moe_mdf_seg',
-         'moe_mdf_det', 'faiss_gpu_kmeans', 'ddp')
+         'moe_mdf_det', 'selector', 'faiss_gpu_kmeans', 'ddp')
 
 
 def _skip_reason(name: str, device: str, env: Dict[str, Any],
@@ -43,6 +45,25 @@ def _skip_reason(name: str, device: str, env: Dict[str, Any],
     return None
 
 
+def _run(name: str, device: str, env: Dict[str, Any], iters: int,
+         data_root: str, work_dir: str, ranks: int,
+         amp: Optional[str]) -> Dict[str, Any]:
+    from .ddp import run_ddp
+    from .kmeans import run_faiss_kmeans
+    from .probe import run_path
+    from .recipes import RECIPES
+    from .selector import run_selector
+    if name == 'faiss_gpu_kmeans':
+        return run_faiss_kmeans()
+    if name == 'selector':
+        return run_selector(device, work_dir, data_root)
+    if name == 'ddp':
+        return run_ddp(device, ranks, work_dir, iters, data_root, amp)
+    recipe = RECIPES[name.replace('_bf16', '')]
+    dtype = 'bfloat16' if name.endswith('_bf16') else amp
+    return run_path(name, recipe(data_root, dtype), work_dir, iters, dtype)
+
+
 def run_gpu_check(device: str = 'auto',
                   iters: int = 3,
                   paths: Optional[List[str]] = None,
@@ -64,10 +85,6 @@ def run_gpu_check(device: str = 'auto',
     """
     import torch
 
-    from .ddp import run_ddp
-    from .kmeans import run_faiss_kmeans
-    from .probe import run_path
-    from .recipes import RECIPES
     env = collect_environment()
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'none'
@@ -84,15 +101,11 @@ def run_gpu_check(device: str = 'auto',
         if reason:
             report['paths'][name] = dict(status='skipped', reason=reason)
             continue
-        if name == 'faiss_gpu_kmeans':
-            result = run_faiss_kmeans()
-        elif name == 'ddp':
-            result = run_ddp(device, ranks, work_dir, iters, data_root, amp)
-        else:
-            recipe = RECIPES[name.replace('_bf16', '')]
-            dtype = 'bfloat16' if name.endswith('_bf16') else amp
-            result = run_path(name, recipe(data_root, dtype), work_dir,
-                              iters, dtype)
+        try:
+            result = _run(name, device, env, iters, data_root, work_dir,
+                          ranks, amp)
+        except Exception as err:  # reported, not raised: the others run
+            result = failure(err)
         report['paths'][name] = result
     return report
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 import torch
 import torch.distributed as dist
 
-from .probe import RECORDS, prepare, summarise
+from .probe import RECORDS, failure, prepare, summarise
 from .recipes import s4p_fixmatch
 
 # DDP averages the same gradients on every rank: the parameters agree up to
@@ -85,9 +85,7 @@ def run_ddp(device: str, ranks: int, work_dir: str, iters: int,
             with open(out_file) as f:
                 out = json.load(f)
         except Exception as err:
-            lines = str(err).strip().splitlines() or [type(err).__name__]
-            return dict(status='failed', ranks=ranks,
-                        reason=f'{type(err).__name__}: {lines[-1]}')
+            return dict(failure(err), ranks=ranks)
     out['status'] = 'ok'
     if not out['losses_finite']:
         out.update(status='failed', reason='a loss is not finite')

@@ -14,34 +14,49 @@ def _inertia(features: np.ndarray, centroids: np.ndarray) -> float:
     return float(d.min(1).sum())
 
 
-def run_faiss_kmeans(num: int = 8000, dim: int = 64,
-                     k: int = 32) -> Dict[str, Any]:
-    """Cluster ``num`` random ``dim``-d features into ``k`` clusters with
-    s5_mm's K-Means on the GPU and on the CPU.
+def run_faiss_kmeans(num: int = 8000, dim: int = 64, k: int = 32,
+                     gpu: bool = True) -> Dict[str, Any]:
+    """Cluster ``num`` features drawn around ``k`` centres with s5_mm's
+    K-Means on the GPU and on the CPU, and assign every feature to the CPU
+    centroids on both.
+
+    Args:
+        gpu (bool): False runs the "GPU" side on the CPU too (the test of
+            this check on a machine without a GPU).
 
     Returns:
-        dict: ``status`` ('failed' when the GPU centroids are not finite or
+        dict: ``status`` ('failed' when the GPU centroids are not finite,
         the GPU objective is more than :data:`INERTIA_TOLERANCE` above the
-        CPU one), ``seconds_gpu``, ``seconds_cpu``, ``inertia_ratio``.
+        CPU one, or one nearest-centroid assignment differs),
+        ``seconds_gpu``, ``seconds_cpu``, ``inertia_ratio``,
+        ``assign_agreement``.
     """
     import time
 
-    from s5_mm.selection.clustering import train_kmeans
+    from s5_mm.selection.clustering import assign, train_kmeans
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(k, dim)).astype(np.float32) * 4
     features = (centres[rng.integers(0, k, num)] +
                 rng.normal(size=(num, dim)).astype(np.float32))
     out: Dict[str, Any] = {}
     t = time.perf_counter()
-    gpu = train_kmeans(features, k, seed=0, normalize=False, gpu=True)
+    gpu_cent = train_kmeans(features, k, seed=0, normalize=False, gpu=gpu)
     out['seconds_gpu'] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    cpu = train_kmeans(features, k, seed=0, normalize=False, gpu=False)
+    cpu_cent = train_kmeans(features, k, seed=0, normalize=False,
+                            gpu=False)
     out['seconds_cpu'] = round(time.perf_counter() - t, 3)
-    if not np.isfinite(gpu).all():
+    if not np.isfinite(gpu_cent).all():
         return dict(status='failed', reason='GPU centroids not finite', **out)
-    ratio = _inertia(features, gpu) / _inertia(features, cpu)
+    ratio = _inertia(features, gpu_cent) / _inertia(features, cpu_cent)
     out['inertia_ratio'] = round(ratio, 4)
+    same = assign(features, cpu_cent, normalize=False, gpu=gpu) == assign(
+        features, cpu_cent, normalize=False, gpu=False)
+    out['assign_agreement'] = float(same.mean())
+    if not same.all():
+        return dict(status='failed', reason=f'{int((~same).sum())} '
+                    'nearest-centroid assignments differ between GPU and '
+                    'CPU', **out)
     if ratio > 1 + INERTIA_TOLERANCE:
         return dict(status='failed', reason=f'GPU K-Means objective '
                     f'{ratio:.3f} x the CPU one', **out)

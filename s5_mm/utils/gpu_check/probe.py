@@ -1,52 +1,20 @@
 """Run one GPU-check path: a few training iterations of a recipe through
 mmengine's ``Runner`` (the code path ``tools/train.py`` takes), recorded by
-:class:`GpuCheckRecorderHook`."""
+:class:`IterationRecorderHook`."""
 import math
 import os.path as osp
-import time
 import traceback
 import uuid
 from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+
+from s5_mm.engine.hooks.iteration_recorder_hook import RECORDS
 
 # a dynamic loss scale outside this range means fp16 over- or underflows
 # on every step (it halves on each overflow, doubles every 2000 clean steps)
 LOSS_SCALE_RANGE = (1.0, 2.0**24)
-# the recorder's lists by run id (the Runner deep-copies its config, so a
-# list passed in the config would not be the caller's)
-RECORDS: Dict[str, List[Dict[str, Any]]] = {}
-
-
-@HOOKS.register_module()
-class GpuCheckRecorderHook(Hook):
-    """Records each training iteration's losses, AMP loss scale and time.
-
-    Args:
-        run_id (str): key of :data:`RECORDS` whose list gets one dict per
-            iteration: ``losses`` (name -> float), ``loss_scale`` (None
-            without AMP), ``time``.
-    """
-    priority = 'VERY_LOW'
-
-    def __init__(self, run_id: str):
-        self.record = RECORDS.setdefault(run_id, [])
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        scaler = getattr(runner.optim_wrapper, 'loss_scaler', None)
-        self.record.append(dict(
-            losses={k: float(torch.as_tensor(v).detach())
-                    for k, v in (outputs or {}).items() if 'loss' in k},
-            loss_scale=None if scaler is None else float(scaler.get_scale()),
-            time=time.perf_counter()))
-
-
 def prepare(cfg: Config, name: str, work_dir: str, iters: int) -> Config:
     """``cfg`` trimmed to ``iters`` training iterations: no validation, no
     checkpoint, no pictures, a logger line per iteration, the recorder."""
@@ -68,7 +36,7 @@ def prepare(cfg: Config, name: str, work_dir: str, iters: int) -> Config:
     cfg.custom_hooks = [
         h for h in cfg.get('custom_hooks', [])
         if h['type'] != 'FixMatchVisualizationHook'
-    ] + [dict(type='GpuCheckRecorderHook', run_id=cfg.experiment_name)]
+    ] + [dict(type='IterationRecorderHook', run_id=cfg.experiment_name)]
     cfg.visualizer.vis_backends = None
     cfg.visualizer.name = cfg.experiment_name
     cfg.randomness = dict(seed=0)
@@ -94,6 +62,14 @@ def summarise(record: List[Dict[str, Any]], amp: Optional[str]) -> dict:
     return out
 
 
+def failure(err: BaseException) -> Dict[str, Any]:
+    """A 'failed' result: the error's last line and its traceback."""
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    return dict(status='failed', reason=f'{type(err).__name__}: {lines[-1]}',
+                traceback=''.join(traceback.format_exception(
+                    type(err), err, err.__traceback__, limit=-6)))
+
+
 def run_path(name: str, cfg: Config, work_dir: str, iters: int,
              amp: Optional[str]) -> Dict[str, Any]:
     """Train ``cfg`` for ``iters`` iterations and report.
@@ -114,11 +90,7 @@ def run_path(name: str, cfg: Config, work_dir: str, iters: int,
     try:
         Runner.from_cfg(cfg).train()
     except Exception as err:  # reported, not raised: the other paths run
-        lines = str(err).strip().splitlines() or [type(err).__name__]
-        return dict(status='failed',
-                    reason=f'{type(err).__name__}: {lines[-1]}',
-                    traceback=traceback.format_exc(limit=-6),
-                    **summarise(record, amp))
+        return dict(failure(err), **summarise(record, amp))
     out = dict(status='ok', **summarise(record, amp))
     out['peak_gpu_mem_mb'] = round(
         torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None

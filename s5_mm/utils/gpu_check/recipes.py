@@ -33,6 +33,8 @@ BUNDLED = {
     'PotsdamDataset': dict(data_root='potsdam', **_SEG),
     'DIORDataset': dict(data_root='dior', ann_file='demo.txt',
                         data_prefix=dict(img_path='JPEGImage')),
+    'StrictDIORDataset': dict(data_root='dior', ann_file='demo.txt',
+                              data_prefix=dict(img_path='JPEGImage')),
     'DOTAv2Dataset': dict(data_root='dota_split', ann_file='labelTxt/',
                           data_prefix=dict(img_path='images/')),
     'StrictDOTAv2Dataset': dict(data_root='dota_split', ann_file='labelTxt/',

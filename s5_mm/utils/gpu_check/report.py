@@ -15,7 +15,10 @@ def _cell(result: Dict[str, Any], column: str) -> str:
     value['loss scale'] = None if scale is None else \
         '%g..%g' % tuple(scale)
     text = value[column]
-    return '-' if text is None or text == '' else str(text)
+    if text is None or text == '':
+        return '-'
+    text = str(text)  # the whole reason is in the JSON report
+    return text if len(text) <= 90 else text[:87] + '...'
 
 
 def format_table(report: Dict[str, Any]) -> str:

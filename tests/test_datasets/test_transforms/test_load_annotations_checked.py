@@ -107,3 +107,33 @@ def test_train_stops_on_a_head_of_the_wrong_class_count(tmp_path):
             "LoveDADataset, data_root='tests/data/loveda'") in proc.stderr
     assert '7 classes' in proc.stderr
     assert not osp.exists(tmp_path / 'work' / 'iter_2.pth')
+
+
+def test_label_beyond_the_heads_classes_stops_loading(tmp_path):
+    """Moved from test_multi_dataset_encoder_decoder.py::test_errors (the
+    model's loss no longer checks labels, which synced the device): a loveda
+    label of class 7 (raw 8) for the 7-class head stops the multi-dataset
+    config's own loveda pipeline, naming the file, before any loss."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from mdf_seg_utils import make_openearthmap, tiny_cfg
+    from s5_mm.datasets.dataset_lookup import find_dataset_cfg
+    init_default_scope('mmseg')
+    root = tmp_path / 'loveda'
+    shutil.copytree(LOVEDA, root)
+    bad = root / 'ann_dir' / '1.png'
+    label = np.array(Image.open(bad))
+    label[0, 0] = 8  # after reduce_zero_label: 7, loveda has classes 0..6
+    Image.fromarray(label).save(bad)
+    cfg = tiny_cfg(make_openearthmap(str(tmp_path / 'oem')))
+    loveda = find_dataset_cfg(cfg.train_dataloader.dataset, 'loveda')
+    assert cfg.model.decode_heads.loveda.num_classes == 7
+    dataset = DATASETS.build(dict(loveda, data_root=str(root)))
+    index = [osp.basename(dataset.get_data_info(i)['seg_map_path'])
+             for i in range(len(dataset))].index('1.png')
+    dataset[index - 1 if index else index + 1]  # a good label loads
+    with pytest.raises(ValueError, match=rf'{bad} has values \[7\] \(1 '
+                       r'pixels, after reduce_zero_label=True\).*'
+                       r'0\.\.6, num_classes=7'):
+        dataset[index]

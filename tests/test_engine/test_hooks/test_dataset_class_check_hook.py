@@ -119,3 +119,33 @@ def test_every_shipped_config_fits_its_datasets(path):
     for spec, leaf in zip(specs, leaves):
         if spec.kind == 'seg':  # every labeled seg pipeline checks labels
             assert leaf.pipeline_num_classes == len(leaf.classes), spec.where
+
+
+def test_one_walker_for_names_and_classes():
+    """The class check and the loops' dataset naming walk a built dataset
+    tree by one rule: into ConcatDataset.datasets and wrappers' dataset
+    (a RepeatDataset around a ConcatDataset was a dead end for the name)."""
+    from s5_mm.datasets.dataset_lookup import (dataset_name_of,
+                                               walk_built_datasets)
+    init_default_scope('mmseg')
+    concat = datasets(('loveda', 'loveda'))
+    built = DATASETS.build(dict(
+        type='RepeatDataset', times=2,
+        dataset=dict(type='mmdet.ConcatDataset', datasets=[
+            concat['datasets'][0],
+            dict(type='RepeatDataset', times=3,
+                 dataset=concat['datasets'][1])])))
+    walked = [(w, type(d).__name__)
+              for w, d in walk_built_datasets(built, 'train')]
+    assert walked == [
+        ('train.dataset.datasets[0]', 'ISPRSDataset'),
+        ('train.dataset.datasets[1].dataset', 'LoveDADataset')]
+    assert [(d.name, d.where.split(', ')[-1]) for d in
+            built_dataset_classes(built, 'train')] == [
+                ('loveda', w) for w, _ in walked]
+    assert dataset_name_of(built, 'train') == 'loveda'
+    unnamed = DATASETS.build(dict(type='RepeatDataset', times=2,
+                                  dataset=datasets(('loveda', None))))
+    with pytest.raises(ValueError, match=r'train\.dataset\.datasets\[1\] '
+                       r'\(LoveDADataset.*has no SetDatasetName'):
+        dataset_name_of(unnamed, 'train')

@@ -262,3 +262,46 @@ def test_moe_checkpoint_with_other_expert_width_is_refused():
     state = copy.deepcopy(src.state_dict())
     with pytest.raises(ValueError, match=r'layers\.0\.ffn\.layers\.1\.weight'):
         build_moe(p=P).load_state_dict(state)
+
+
+def _flat(outs):
+    return [t for out in outs
+            for t in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+@pytest.mark.parametrize('options', [
+    dict(out_origin=True),
+    dict(output_cls_token=True),
+    dict(with_cls_token=False, final_norm=False),
+    dict(pre_norm=True, out_indices=(1, ), final_norm=False),
+])
+def test_forward_equals_mmseg_vit_for_every_output_option(options):
+    """MoEViT runs mmseg's ViT loop with ``layer(x, groups)``: for every
+    output option it gives mmseg's outputs (same weights, mixed batch)."""
+    dense = build_dense(**options)
+    moe = loaded_moe(dense, **options)
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        ref, got = _flat(dense(x)), _flat(moe(x, torch.tensor([1, 0, 1])))
+    assert len(got) == len(ref) > 0
+    assert [t.shape for t in got] == [t.shape for t in ref]
+    assert max_diff(got, ref) <= 1e-5
+
+
+def test_layers_hold_no_routing_state():
+    """The routing is an argument, not an attribute set around forward."""
+    moe = build_moe()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        moe(x, torch.tensor([1, 0]))
+    for layer in moe.layers:
+        assert not hasattr(layer, 'expert_groups')
+    tokens = torch.randn(2, 5, 64)
+    with pytest.raises(TypeError, match='groups'):
+        moe.layers[0](tokens)
+    groups, perm = moe.expert_groups(torch.tensor([2, 0, 2]), 3)
+    assert groups == ((0, 0, 1), (2, 1, 3))
+    assert perm.tolist() == [1, 0, 2]
+    with torch.no_grad():
+        out = moe.layers[0](tokens, ((1, 0, 2), ))
+    assert out.shape == tokens.shape

@@ -217,3 +217,27 @@ def test_check_dataset_meta(tiny_moe_model, test_sets):
         model.check_dataset_meta('dior', test_sets['dota'].metainfo)
     with pytest.raises(ValueError, match="'xview' has no head"):
         model.check_dataset_meta('xview', test_sets['dota'].metainfo)
+
+
+def test_branches_are_plain_two_stage_detectors(tiny_moe_model):
+    """A branch is mmdet's TwoStageDetector with an identity backbone: its
+    own neck (FPN) sits in ``neck``, checkpoint keys are
+    ``branches.<name>.{neck,rpn_head,roi_head}.*``."""
+    from mmdet.models.detectors import TwoStageDetector
+    from mmdet.models.necks import FPN
+    model = tiny_moe_model
+    for name, branch in model.branches.items():
+        assert isinstance(branch, TwoStageDetector)
+        assert isinstance(branch.backbone, torch.nn.Identity)
+        assert isinstance(branch.neck, FPN) and branch.with_rpn
+    parts = {k.split('.')[2] for k in model.state_dict()
+             if k.startswith('branches.')}
+    assert parts == {'neck', 'rpn_head', 'roi_head'}
+    feats = tuple(torch.randn(1, 64, 8 * 2**i, 8 * 2**i) for i in range(4))
+    branch = model.branches['dota']
+    with torch.no_grad():
+        want = branch.neck(feats)
+        got = branch.extract_feat(feats)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)

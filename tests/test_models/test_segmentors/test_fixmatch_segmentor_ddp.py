@@ -1,8 +1,10 @@
 """FixMatch under 2-process CPU DDP (gloo, find_unused_parameters=False):
 every parameter of the student gets a gradient on both ranks, the EMA teacher
-stays out of the graph, and each rank draws its own 2 + 2 batches; with
-class weights on, the class statistics are all-reduced (the same on both
-ranks although DDP does not broadcast buffers)."""
+stays out of the graph, and each rank draws its own 2 + 2 batches (the
+sample paths each rank dumps: the unlabeled ones disjoint, the labeled ones
+the two halves of one stream of permutations); with class weights on, the
+class statistics are all-reduced (the same on both ranks although DDP does
+not broadcast buffers)."""
 import json
 import os.path as osp
 from glob import glob
@@ -24,9 +26,11 @@ def test_fixmatch_trains_under_ddp(tmp_path, repo_root):
 work_dir = '{work_dir}'
 model = dict(semi_train_cfg=dict(teacher='ema', conf_thr=0.0,
                                  class_weight_power=0.5))
-custom_imports = dict(imports=['class_stats_dump_hook'],
+custom_imports = dict(imports=['class_stats_dump_hook',
+                               'sample_paths_dump_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='EMATeacherHook'), dict(type='ClassStatsDumpHook')]
+custom_hooks = [dict(type='EMATeacherHook'), dict(type='ClassStatsDumpHook'),
+                dict(type='SamplePathsDumpHook')]
 train_cfg = dict(max_iters=3, val_interval=3)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=3))
@@ -58,3 +62,22 @@ log_processor = dict(window_size=1)
     assert torch.equal(state['class_stats.ema'], ranks[0]['ema'])
     freq = ranks[0]['ema'] / (1 - 0.999**3)
     assert freq.sum().item() == pytest.approx(1.0, rel=1e-9)
+    # each rank draws its own batches: 2 labeled + 2 unlabeled per batch
+    drawn = []
+    for r in (0, 1):
+        with open(work_dir / f'sample_paths_rank{r}.json') as f:
+            drawn.append(json.load(f))
+    for paths in drawn:
+        assert [len(b) for b in paths['sup']] == [2, 2, 2]
+        assert [len(b) for b in paths['unsup_teacher']] == [2, 2, 2]
+    unlabeled = [sum(d['unsup_teacher'], []) for d in drawn]
+    assert len(set(unlabeled[0] + unlabeled[1])) == 12  # 72 images: disjoint
+    assert all(p.startswith('tests/data/unlabeled/') for p in unlabeled[0])
+    # 3 labeled crops: the ranks take turns in one stream of shuffled epochs,
+    # so every 3 consecutive draws of the interleaved stream are the 3 crops
+    labeled = [sum(d['sup'], []) for d in drawn]
+    stream = [p for pair in zip(*labeled) for p in pair]
+    crops = set(stream)
+    assert len(crops) == 3
+    for i in range(0, len(stream), 3):
+        assert set(stream[i:i + 3]) == crops, stream

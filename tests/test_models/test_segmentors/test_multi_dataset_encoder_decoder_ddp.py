@@ -91,9 +91,11 @@ def test_ddp_equals_single_process(tmp_path, repo_root):
 def test_ddp_with_a_dataset_absent_from_every_batch(tmp_path, repo_root):
     """openearthmap is not in the training data: its head and expert get no
     real gradient, yet DDP (find_unused_parameters=False) trains, thanks to
-    the zero-weighted term of absent datasets. (mmdet's MultiSourceSampler
-    loops forever on a source with 0 samples per batch, so the dataset is
-    left out of the ConcatDataset rather than given ratio 0.)"""
+    the zero-weighted term of absent datasets. With weight decay 0, the
+    absent dataset's head and expert end exactly as they started while the
+    others move. (mmdet's MultiSourceSampler loops forever on a source with
+    0 samples per batch, so the dataset is left out of the ConcatDataset
+    rather than given ratio 0.)"""
     oem = make_openearthmap(str(tmp_path / 'oem'), num=2)
     cfg = deterministic_cfg(oem, str(tmp_path / 'work'), per_rank=1)
     loader = cfg.train_dataloader
@@ -101,8 +103,30 @@ def test_ddp_with_a_dataset_absent_from_every_batch(tmp_path, repo_root):
     loader.batch_size = loader.sampler.batch_size = 3
     loader.sampler.source_ratio = [1, 1, 1]
     cfg.train_cfg.val_interval = 100  # no validation needed here
+    cfg.optim_wrapper.optimizer.weight_decay = 0.0
+    # start from known weights: a fresh model, saved
+    init_dir = str(tmp_path / 'init')
+    fresh = Runner.from_cfg(deterministic_cfg(oem, init_dir, per_rank=1))
+    fresh.model.init_weights()
+    init = {k: v.clone() for k, v in fresh.model.state_dict().items()}
+    torch.save({'state_dict': init, 'meta': {}}, str(tmp_path / 'init.pth'))
+    cfg.load_from = str(tmp_path / 'init.pth')
     proc = run_ddp(cfg, str(tmp_path / 'cfg.py'), repo_root)
     assert proc.returncode == 0, proc.stderr[-4000:]
     state = torch.load(osp.join(str(tmp_path / 'work'), f'iter_{ITERS}.pth'),
                        map_location='cpu', weights_only=True)['state_dict']
     assert 'decode_heads.openearthmap.conv_seg.weight' in state
+    assert state.keys() == init.keys()
+    oem_id = cfg.model.backbone.dataset_names.index('openearthmap')
+
+    def moved(key):
+        return float((state[key].float() - init[key].float()).abs().max())
+
+    absent = [k for k in state if k.startswith('decode_heads.openearthmap.')
+              or f'.experts.{oem_id}.' in k]
+    assert absent and {k: moved(k) for k in absent
+                       if moved(k) > 0} == {}
+    present = ['decode_heads.vaihingen.conv_seg.weight',
+               'backbone.layers.0.ffn.layers.1.weight'] + [
+                   k for k in state if '.experts.0.' in k]
+    assert min(moved(k) for k in present) > 0, present

@@ -1,6 +1,6 @@
 """FixMatchVisualizationHook: readable panels (one titled row per sample,
 upscaled tiles, palette colours, confidence heat-map, legend), read back
-from the PNG a training run writes."""
+from the PNG a training run writes; the views it re-runs change nothing."""
 import copy
 from glob import glob
 
@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import s5_mm  # noqa: F401
 from s5_mm.engine.hooks.fixmatch_visualization_hook import (
-    TITLE_H, FixMatchVisualizationHook)
+    TITLE_H, FixMatchVisualizationHook, fixmatch_views)
+from s5_mm.models.utils.perturbations import cutmix_boxes, seeded_generator
 
-DEMO_CFG = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_'
-            'loveda-sample-unlabeled-64x64.py')
+from s4p_utils import (DEMO_CFG, build_model, demo_config, real_batches,
+                       reference_logits)
 TILE = 256
 LEGEND_H = 2 * 24 + 8  # 7 LoveDA classes fit one row, + the heat-map scale
 
@@ -106,3 +109,52 @@ def test_bad_hook_arguments():
         FixMatchVisualizationHook(tile_size=32)
     with pytest.raises(ValueError, match='num_samples'):
         FixMatchVisualizationHook(num_samples=0)
+
+
+def test_fixmatch_views_change_nothing():
+    cfg = demo_config()
+    model = build_model(cfg, conf_thr=0.2, cutmix_prob=1.0,
+                        class_weight_power=0.5)
+    batch = real_batches(cfg)[0]
+    model.train()
+    # the training step of iteration 5, as the runner's message hub says
+    MessageHub.get_instance('h21_views').update_info('iter', 5)
+    model.train_step(copy.deepcopy(batch),
+                     OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+    state = copy.deepcopy(model.state_dict())
+    calls = model.loss_calls
+    rng = torch.get_rng_state()
+    views = fixmatch_views(model, copy.deepcopy(batch), 2, 5)
+    assert model.training and model.loss_calls == calls
+    assert torch.equal(torch.get_rng_state(), rng)
+    for k, v in model.state_dict().items():  # BN and class statistics kept
+        assert torch.equal(v, state[k]), k
+    assert views['weak'].shape == (2, 3, 64, 64)
+    assert {k: tuple(v.shape) for k, v in views.items() if v.dim() == 3} == {
+        k: (2, 64, 64)
+        for k in ('pseudo_label', 'conf', 'ignore', 'conf_thr', 'pred')}
+    # the strong view is CutMix-ed with this iteration's boxes (prob 1)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    strong = data['inputs']['unsup_student']
+    box = cutmix_boxes(4 // 2, 64, 64, 1.0, (0.02, 0.4), (0.3, 1 / 0.3),
+                       seeded_generator(5))
+    expected = torch.where(box[:, None], strong.flip(0), strong)[:2]
+    assert torch.equal(views['strong'], expected)
+    model.student.eval()
+    with torch.no_grad():
+        pred = reference_logits(model.student, expected).argmax(1)
+    assert torch.equal(views['pred'], pred)
+    # the per-pixel threshold is tau everywhere (class weights change the
+    # loss, not the threshold)
+    assert torch.equal(views['conf_thr'], torch.full((2, 64, 64), 0.2))
+
+
+def test_needs_a_fixmatch_segmentor(demo_cfg):
+    from types import SimpleNamespace
+    init_default_scope('mmseg')
+    from mmseg.registry import MODELS
+    plain = MODELS.build(copy.deepcopy(demo_cfg.model.segmentor))
+    runner = SimpleNamespace(model=plain, iter=0)
+    with pytest.raises(TypeError, match='needs a FixMatchSegmentor, got '
+                       'EncoderDecoder'):
+        FixMatchVisualizationHook(interval=1).after_train_iter(runner, 0, {})
