@@ -2,7 +2,13 @@
 teacher), SDF / MDF / MoE-MDF segmentation, SDF / MoE-MDF rotated detection.
 
 Each test shrinks the shipped config (tests/s5mm_tiny_configs.py), saves a
-random-initialised checkpoint and runs the demo on a bundled image."""
+random-initialised checkpoint and runs the demo on a bundled image. The
+demo's prediction must equal one made without s5_mm's inference code
+(tests/utils/independent_prediction.py: host registry, strict
+``load_state_dict``, the config's test pipeline, mmseg's
+``inference_model`` / ``test_step``) from checkpoint weights no fresh
+initialisation gives (noise added), so a demo that ignored its checkpoint
+would fail."""
 
 import mmcv
 import numpy as np
@@ -12,6 +18,9 @@ from mmengine.config import Config
 
 import s5_mm  # noqa: F401
 from s5_mm.apis import dataset_metainfo, find_dataset
+from independent_prediction import (detection_prediction,
+                                    perturb_checkpoint,
+                                    segmentation_prediction)
 from s5mm_tiny_configs import save_random_checkpoint, tiny_config
 
 SEG_IMG = 'tests/data/loveda/img_dir/1.png'
@@ -84,10 +93,15 @@ def test_s4p(name, options, source, tmp_path, image_demo):
 def test_segmentation(name, dataset, tmp_path, image_demo):
     cfg = tiny_config(name)
     cfg_file, ckpt, _ = save_random_checkpoint(cfg, str(tmp_path))
+    perturb_checkpoint(ckpt)
     out = str(tmp_path / 'out.png')
     args = [SEG_IMG, cfg_file, ckpt, '--out-file', out, '--no-labels']
     result = image_demo.main(args + (['--dataset', dataset]
                                      if dataset else []))
+    expected = segmentation_prediction(cfg, ckpt, SEG_IMG, dataset)
+    torch.testing.assert_close(result.seg_logits.data,
+                               expected.seg_logits.data)
+    assert torch.equal(result.pred_sem_seg.data, expected.pred_sem_seg.data)
     meta = dataset_metainfo(find_dataset(cfg, dataset))
     assert result.seg_logits.data.shape[0] == len(meta['classes'])
     check_painted(out, SEG_IMG, result.pred_sem_seg.data[0].numpy(),
@@ -103,6 +117,7 @@ def test_segmentation(name, dataset, tmp_path, image_demo):
 def test_rotated_detection(name, dataset, image, tmp_path, image_demo):
     cfg = tiny_config(name, **{'model.test_cfg.rcnn.score_thr': 0.0})
     cfg_file, ckpt, _ = save_random_checkpoint(cfg, str(tmp_path))
+    perturb_checkpoint(ckpt)
     out = str(tmp_path / 'out.png')
     result = image_demo.main([image, cfg_file, ckpt, '--out-file', out,
                               '--score-thr', '0'] +
@@ -110,6 +125,11 @@ def test_rotated_detection(name, dataset, image, tmp_path, image_demo):
     meta = dataset_metainfo(find_dataset(cfg, dataset), 'mmrotate')
     pred = result.pred_instances
     assert len(pred) > 0
+    expected = detection_prediction(cfg, ckpt, image, dataset).pred_instances
+    assert len(pred) == len(expected)
+    torch.testing.assert_close(pred.bboxes, expected.bboxes)
+    torch.testing.assert_close(pred.scores, expected.scores)
+    assert torch.equal(pred.labels, expected.labels)
     assert int(pred.labels.max()) < len(meta['classes'])
     drawn, raw = mmcv.imread(out), mmcv.imread(image)
     assert drawn.shape == raw.shape

@@ -259,7 +259,25 @@ def test_mmseg_converter_is_caught_by_the_same_check(tmp_path):
             Image.open(out / 'ann_dir' / 'train' / name))).tolist())
     if _pillow_p_mode_renumbers():
         assert values == {0, 1}  # vehicles became "ship"
-        with pytest.raises(AssertionError):
+        # every patch is the raw window with both vehicle classes (8 large,
+        # 9 small) written as 1, and nothing else wrong
+        ref = reference_classes()
+        names = sorted(os.listdir(out / 'ann_dir' / 'train'))
+        vehicles = []
+        for name in names:
+            y0, y1, x0, x1 = map(int, PATCH_RE.match(name).group(2, 3, 4, 5))
+            window = ref[y0:y1, x0:x1]
+            label = np.asarray(Image.open(out / 'ann_dir' / 'train' / name))
+            np.testing.assert_array_equal(
+                label, np.where(np.isin(window, (8, 9)), 1, window),
+                err_msg=name)
+            vehicles.append(int(np.isin(window, (8, 9)).sum()))
+        assert len(names) == 6 and min(vehicles) > 0
+        # and the check that passes ours fails on the first patch, at its
+        # vehicle pixels exactly
+        with pytest.raises(AssertionError, match=re.escape(
+                f'{names[0]}\nMismatched elements: {vehicles[0]} / '
+                f'{512 * 512} ')):
             check_patches(str(out), 'train', 512, 512, 128)
     else:
         check_patches(str(out), 'train', 512, 512, 128)

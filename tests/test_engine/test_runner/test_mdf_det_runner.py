@@ -1,12 +1,25 @@
 """The shipped MoE-MDF config, shrunk, through mmengine's Runner: mmdet's
 MultiSourceSampler (1 DIOR-R + 1 DOTA image per batch), layer-wise lr decay,
-2 training iterations and a validation with per-dataset DOTA mAP."""
+2 training iterations and a validation with per-dataset DOTA mAP.
+
+The logged mAP of each dataset must equal mmrotate's ``DOTAMetric``
+computed here on the trained model's own predictions, image by image, on
+that dataset's validation data."""
 import copy
 import os.path as osp
 
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 
 from mdf_det_common import tiny_model_cfg, tiny_pipelines
+
+# a 2-iteration model reaches no IoU of 0.5 (mAP 0 everywhere, which any
+# wrong evaluation also gives): validation and the recomputation match at
+# IoU 0.1, where its mAP is above 0 (asserted)
+IOU = 0.1
 
 
 def _tiny_runner_cfg(cfg, data_root, work_dir):
@@ -38,14 +51,33 @@ def _tiny_runner_cfg(cfg, data_root, work_dir):
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.interval = 2
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    cfg.val_evaluator.metric.iou_thrs = IOU
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
     cfg.env_cfg.dist_cfg = dict(backend='gloo')
     return cfg
 
 
+@torch.no_grad()
+def dota_map(model, dataset_cfg) -> float:
+    """mAP (IoU ``IOU``) of mmrotate's ``DOTAMetric`` on the model's
+    predictions of every image of the dataset, one image per forward."""
+    from mmrotate.registry import DATASETS
+    dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
+    evaluator = Evaluator(dict(type='mmrotate.DOTAMetric', metric='mAP',
+                               iou_thrs=IOU))
+    evaluator.dataset_meta = dataset.metainfo
+    model.eval()
+    for i in range(len(dataset)):
+        batch = pseudo_collate([dataset[i]])
+        evaluator.process(model.test_step(batch), batch)
+    return evaluator.evaluate(len(dataset))['dota/mAP']
+
+
 def test_train_and_validate(moe_cfg, data_root, tmp_path):
-    runner = Runner.from_cfg(_tiny_runner_cfg(moe_cfg, data_root, tmp_path))
+    cfg = _tiny_runner_cfg(moe_cfg, data_root, tmp_path)
+    val_sets = copy.deepcopy(cfg.val_dataloader.dataset.datasets)
+    runner = Runner.from_cfg(cfg)
     model = runner.train()
     # layer-wise decay: patch embedding gets a smaller lr than the heads
     lrs = {id(p): g['lr'] for g in runner.optim_wrapper.param_groups
@@ -54,11 +86,13 @@ def test_train_and_validate(moe_cfg, data_root, tmp_path):
     head_lr = lrs[id(model.branches['dota'].roi_head.bbox_head.fc_cls.weight)]
     assert patch_lr < head_lr
     scalars = runner.message_hub.log_scalars
-    for name in ('dior', 'dota'):
+    for name, val_set in zip(('dior', 'dota'), val_sets):
         assert f'train/{name}/loss_cls' in scalars
         assert f'val/{name}/mAP' in scalars
         value = scalars[f'val/{name}/mAP'].current()
         assert 0.0 <= value <= 1.0
+        assert value == pytest.approx(dota_map(model, val_set), abs=1e-6)
+    assert scalars['val/dota/mAP'].current() > 0  # 0.0076 at IoU 0.1
     assert osp.exists(osp.join(tmp_path, 'iter_2.pth'))
 
 
@@ -84,12 +118,16 @@ def test_single_dataset_config_trains_and_validates(repo_root, moe_cfg,
     cfg.optim_wrapper.paramwise_cfg.num_layers = \
         cfg.model.backbone.num_layers
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    cfg.val_evaluator.iou_thrs = IOU
     cfg.work_dir = str(tmp_path)
+    val_set = copy.deepcopy(cfg.val_dataloader.dataset)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    model = runner.train()
     # filter_empty_gt drops the patch without objects: 3 patches, batch 2
     assert len(runner.train_dataloader.dataset) == 3
     assert runner.iter == 2
     scalars = runner.message_hub.log_scalars
     assert 'train/dota/loss_cls' in scalars
-    assert 0.0 <= scalars['val/dota/mAP'].current() <= 1.0
+    value = scalars['val/dota/mAP'].current()
+    assert 0.0 < value <= 1.0  # 0.016 at IoU 0.1
+    assert value == pytest.approx(dota_map(model, val_set), abs=1e-6)

@@ -7,10 +7,13 @@ import sys
 import mmcv
 import pytest
 import torch
+from mmcv.transforms import Compose
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 
+from independent_prediction import (config_test_pipeline, file_pipeline,
+                                    load_weights, perturb_checkpoint)
 from mdf_det_common import tiny_model_cfg, tiny_pipelines
 from s5_mm.apis import build_inference_pipeline as _build_pipeline
 from s5_mm.apis import dataset_metainfo as _metainfo
@@ -62,7 +65,7 @@ def tiny(moe_cfg_loaded):
 
 def test_find_dataset_by_name(moe_cfg):
     assert find_dataset(moe_cfg, 'dota')['type'] == 'StrictDOTAv2Dataset'
-    assert find_dataset(moe_cfg, 'dior')['type'] == 'DIORDataset'
+    assert find_dataset(moe_cfg, 'dior')['type'] == 'StrictDIORDataset'
     with pytest.raises(ValueError, match=r"unknown dataset 'xview'.*"
                        r"\['dior', 'dota'\]"):
         find_dataset(moe_cfg, 'xview')
@@ -139,7 +142,9 @@ def test_draw_rotated_detections(tiny, tmp_path):
 
 @pytest.fixture(scope='module')
 def saved(tiny, tmp_path_factory):
-    """The tiny model's config file and checkpoint."""
+    """The tiny model's config file and checkpoint (its weights plus noise,
+    so no fresh initialisation gives them), and the model holding the
+    checkpoint's weights (host registry, strict ``load_state_dict``)."""
     cfg, model = tiny
     cfg = copy.deepcopy(cfg)
     cfg.model = tiny_model_cfg(cfg)
@@ -148,7 +153,8 @@ def saved(tiny, tmp_path_factory):
     cfg_file, ckpt = str(work / 'cfg.py'), str(work / 'w.pth')
     cfg.dump(cfg_file)
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    return cfg, model, cfg_file, ckpt
+    perturb_checkpoint(ckpt)
+    return cfg, load_weights(cfg, ckpt), cfg_file, ckpt
 
 
 def test_demo_on_a_checkpoint(saved, tmp_path, repo_root):
@@ -174,6 +180,40 @@ def test_demo_on_a_checkpoint(saved, tmp_path, repo_root):
                          str(out_file)])
 
 
+@torch.no_grad()
+def patchwise_reference(model, cfg, image, starts, patch):
+    """Boxes of the windows ``image[y:y+patch, x:x+patch]`` (x, y in
+    ``starts``), each predicted alone, shifted to image pixels and merged
+    with mmcv's ``batched_nms`` (``nms_rotated``, IoU 0.1, class by class:
+    ``split_thr=0``, whose tie order the demo documents; the random model
+    scores many boxes equally); boxes whose centre lies outside the image
+    are dropped."""
+    from mmcv.ops import batched_nms
+    from mmengine.dataset import pseudo_collate
+    steps = file_pipeline(config_test_pipeline(cfg, 'dota'), 'mmrotate')
+    steps[0] = dict(type='mmdet.LoadImageFromNDArray')
+    pipeline = Compose(steps)
+    parts = []
+    for y in starts:
+        for x in starts:
+            crop = image[y:y + patch, x:x + patch]
+            pred = model.test_step(pseudo_collate(
+                [pipeline(dict(img=crop))]))[0].pred_instances
+            pred.bboxes = pred.bboxes + torch.tensor([x, y, 0., 0., 0.])
+            parts.append(pred)
+    merged = InstanceData.cat(parts)
+    _, keep = batched_nms(merged.bboxes, merged.scores, merged.labels,
+                          dict(type='nms_rotated', iou_threshold=0.1,
+                               split_thr=0))
+    merged = merged[keep]
+    h, w = image.shape[:2]
+    cx, cy = merged.bboxes[:, 0], merged.bboxes[:, 1]
+    sample = DetDataSample()
+    sample.pred_instances = merged[(cx >= 0) & (cx < w) & (cy >= 0) &
+                                   (cy < h)]
+    return sample
+
+
 def test_image_demo_cli(saved, tmp_path, repo_root):
     """demo/image_demo.py on a rotated-detection config: --dataset picks
     the head; --patch-size runs patch-wise; drawings are written."""
@@ -188,6 +228,20 @@ def test_image_demo_cli(saved, tmp_path, repo_root):
     drawn = mmcv.imread(demo)
     assert drawn.shape == (512, 512, 3)
     assert (drawn != mmcv.imread(DOTA_PATCH)).any()
+    # the picture is the drawing of the patch-wise prediction made here
+    # without s5_mm's inference code: the checkpoint's weights, the DOTA
+    # test pipeline, windows at 0, 192, 256 (256 px, step 192, the last
+    # one ending at the border), boxes shifted back, merged by mmcv's
+    # class-wise rotated NMS (IoU 0.1), centres inside the image
+    image = mmcv.imread(DOTA_PATCH)
+    expected = patchwise_reference(model, cfg, image, [0, 192, 256], 256)
+    assert len(expected.pred_instances) > 0
+    meta = dataset_metainfo(find_dataset(cfg, 'dota'))
+    reference = draw_rotated_boxes(image.copy(), expected, meta, 0.0)
+    mismatch = (drawn != reference).any(-1)
+    assert not mismatch.any(), (
+        f'{mismatch.sum()} pixels differ from the drawn reference '
+        f'({len(expected.pred_instances)} boxes)')
     proc = run_script(
         ['demo/image_demo.py', DOTA_PATCH, cfg_file, ckpt,
          '--dataset', 'xview', '--out-file', demo], cwd=repo_root,
