@@ -77,7 +77,12 @@ def test_corrupt_images_land_in_rejects(seg_demo_model, seg_demo_pipeline,
     rejects = [ln.split('\t') for ln in
                _read(osp.join(out, 'rejects.tsv')).splitlines()]
     assert [r[0] for r in rejects] == ['broken.jpg', 'grass/empty.png']
-    assert rejects[0][1].startswith('AssertionError: failed to load image')
+    # the scoring pipeline reads with LoadImageChecked: the error names the
+    # file and says it cannot be decoded
+    assert rejects[0][1].startswith('s5_mm.datasets.transforms.'
+                                    'load_image_checked.ImageDecodeError: '
+                                    'cannot decode image ')
+    assert 'broken.jpg (truncated, or not an image' in rejects[0][1]
     assert rejects[1][1] == 'ValueError: empty file (0 bytes)'
     scores = np.load(osp.join(out, 'scores.npy'))
     scored = [paths[i] for i in scores['index']]
