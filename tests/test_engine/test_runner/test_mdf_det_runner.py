@@ -18,8 +18,8 @@ from mdf_det_common import tiny_model_cfg, tiny_pipelines
 
 # a 2-iteration model reaches no IoU of 0.5 (mAP 0 everywhere, which any
 # wrong evaluation also gives): validation and the recomputation match at
-# IoU 0.1, where its mAP is above 0 (asserted)
-IOU = 0.1
+# IoU 0.05, where its DOTA mAP is above 0 (asserted)
+IOU = 0.05
 
 
 def _tiny_runner_cfg(cfg, data_root, work_dir):
@@ -54,6 +54,7 @@ def _tiny_runner_cfg(cfg, data_root, work_dir):
     cfg.val_evaluator.metric.iou_thrs = IOU
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
+    cfg.randomness = dict(seed=0)
     cfg.env_cfg.dist_cfg = dict(backend='gloo')
     return cfg
 
@@ -92,7 +93,7 @@ def test_train_and_validate(moe_cfg, data_root, tmp_path):
         value = scalars[f'val/{name}/mAP'].current()
         assert 0.0 <= value <= 1.0
         assert value == pytest.approx(dota_map(model, val_set), abs=1e-6)
-    assert scalars['val/dota/mAP'].current() > 0  # 0.0076 at IoU 0.1
+    assert scalars['val/dota/mAP'].current() > 0, 'mAP 0 proves nothing'
     assert osp.exists(osp.join(tmp_path, 'iter_2.pth'))
 
 
@@ -120,6 +121,7 @@ def test_single_dataset_config_trains_and_validates(repo_root, moe_cfg,
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
     cfg.val_evaluator.iou_thrs = IOU
     cfg.work_dir = str(tmp_path)
+    cfg.randomness = dict(seed=0)
     val_set = copy.deepcopy(cfg.val_dataloader.dataset)
     runner = Runner.from_cfg(cfg)
     model = runner.train()
@@ -129,5 +131,5 @@ def test_single_dataset_config_trains_and_validates(repo_root, moe_cfg,
     scalars = runner.message_hub.log_scalars
     assert 'train/dota/loss_cls' in scalars
     value = scalars['val/dota/mAP'].current()
-    assert 0.0 < value <= 1.0  # 0.016 at IoU 0.1
+    assert 0.0 < value <= 1.0, 'mAP 0 proves nothing'
     assert value == pytest.approx(dota_map(model, val_set), abs=1e-6)
