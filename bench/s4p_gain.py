@@ -57,6 +57,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import sys
 import time
 from typing import Dict, List, Optional
 
@@ -72,6 +73,9 @@ from mmseg.evaluation import IoUMetric
 
 import s5_mm  # noqa: F401
 from s5_mm.models.segmentors.fixmatch_segmentor import decode_logits
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from paired_stats import machine_record, one_ulp_up, paired_summary  # noqa: E402,E501
 
 DEMO_CFG = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_'
             'loveda-sample-unlabeled-64x64.py')
@@ -301,7 +305,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
     cfg.custom_hooks = []
     cfg.log_level = 'WARNING'
-    cfg.randomness = dict(seed=seed)
+    cfg.randomness = dict(seed=seed, deterministic=args.deterministic)
     cfg.work_dir = work_dir
     cfg.load_from = load_from
     cfg.visualizer.name = f'vis_{osp.basename(work_dir)}'
@@ -385,12 +389,6 @@ def run(cfg: Config, probe: Optional[Hook] = None):
     return runner
 
 
-def _spread(values: List[float]) -> Dict[str, float]:
-    return dict(mean=round(float(np.mean(values)), 2),
-                min=round(float(np.min(values)), 2),
-                max=round(float(np.max(values)), 2))
-
-
 def _conf_ratio_curve(runner, points: int = 5) -> List[float]:
     scalars = runner.message_hub.log_scalars
     if 'train/unsup_conf_ratio' not in scalars:
@@ -419,75 +417,148 @@ def _save_seed(work_dir: str, done: dict) -> None:
     os.replace(tmp, path)
 
 
+def perturbed_checkpoint(ckpt: str, out: str) -> str:
+    """``ckpt`` with every floating-point weight moved by one ulp (a
+    stand-in for another machine's float order), written to ``out``."""
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    state['state_dict'] = one_ulp_up(state['state_dict'])
+    torch.save(state, out)
+    return out
+
+
+def _run_arm(task: dict, wd: str, seed: int, arm: str, ckpt: str, args,
+             probe_data, n_cls: int, mean, std, logger, tag: str) -> dict:
+    t0 = time.time()
+    probe = PseudoLabelProbe(*probe_data, args.iters)
+    runner = run(build_cfg(task, wd, seed, args.iters, arm, ckpt, args), probe)
+    iou = evaluate(runner.model, task['root'], n_cls, mean, std)
+    logger.warning(f'{tag}: mIoU {iou.mean():.2f} IoU '
+                   f'{np.round(iou, 1).tolist()} ({time.time() - t0:.0f}s)')
+    return dict(iou=iou.tolist(), probe=probe.records,
+                curve=_conf_ratio_curve(runner))
+
+
 def bench_task(name: str, task: dict, args, logger) -> dict:
+    """All seeds of one task (and the one-ulp probe): raw per-seed IoU."""
     mean = [123.675, 116.28, 103.53]
     std = [58.395, 57.12, 57.375]
     n_cls = len(task['classes'])
     arms = args.arms if name == 'synthetic' else args.real_arms
-    results: Dict[str, List[np.ndarray]] = {a: [] for a in arms}
-    probes: Dict[str, List[list]] = {a: [] for a in arms}
-    curves: Dict[str, List[list]] = {a: [] for a in arms}
+    if 'supervised' not in arms:
+        raise ValueError(f'--arms / --real-arms of {name}: the gains are '
+                         "paired against 'supervised'; include it")
     probe_data = _load_split(task['root'], 'unlabeled', mean, std, 64)
+    per_seed = []
     for seed in args.seeds:
         wd = osp.join(args.work_dir, name, f'seed{seed}')
         done = _load_seed(wd) if args.reuse else {}
         ckpt = osp.join(wd, 'warmup', f'iter_{args.warmup_iters}.pth')
-        if any(arm not in done for arm in arms):
+        ulp = seed in args.probe_seeds and name in args.probe_tasks
+        todo = [a for a in arms if a not in done] + [
+            f'{a}@ulp' for a in arms if ulp and f'{a}@ulp' not in done]
+        if todo and not (args.reuse and osp.isfile(ckpt)):
             t0 = time.time()
-            if not (args.reuse and osp.isfile(ckpt)):
-                run(build_cfg(task, osp.join(wd, 'warmup'), seed,
-                              args.warmup_iters, None, None, args))
+            run(build_cfg(task, osp.join(wd, 'warmup'), seed,
+                          args.warmup_iters, None, None, args))
             logger.warning(
                 f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
-        for arm in arms:
-            if arm not in done:
-                t0 = time.time()
-                probe = PseudoLabelProbe(*probe_data, args.iters)
-                runner = run(build_cfg(task, osp.join(wd, arm), seed,
-                                       args.iters, arm, ckpt, args), probe)
-                iou = evaluate(runner.model, task['root'], n_cls, mean, std)
-                done[arm] = dict(iou=iou.tolist(), probe=probe.records,
-                                 curve=_conf_ratio_curve(runner))
-                _save_seed(wd, done)
-                logger.warning(
-                    f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} IoU '
-                    f'{np.round(iou, 1).tolist()} ({time.time() - t0:.0f}s)')
-            results[arm].append(np.asarray(done[arm]['iou']))
-            probes[arm].append(done[arm]['probe'])
-            curves[arm].append(done[arm]['curve'])
-    miou = {a: [float(v.mean()) for v in results[a]] for a in arms}
-    sup = miou['supervised']
-    minor = {a: [float(v[1:].mean()) for v in results[a]] for a in arms}
+        for key in todo:
+            arm, perturbed = key.split('@')[0], key.endswith('@ulp')
+            start = ckpt if not perturbed else perturbed_checkpoint(
+                ckpt, osp.join(wd, 'warmup', 'ulp.pth'))
+            done[key] = _run_arm(task, osp.join(wd, key.replace('@', '_')),
+                                 seed, arm, start, args, probe_data, n_cls,
+                                 mean, std, logger, f'{name} seed {seed} {key}')
+            _save_seed(wd, done)
+        per_seed.append(dict(seed=seed, **done))
+    return summarise(name, per_seed, arms, args)
+
+
+def summarise(name: str, per_seed: List[dict], arms: List[str],
+              args) -> dict:
+    """Per-arm mIoU, paired gains over ``supervised`` with intervals (mIoU,
+    minority classes, each class), the one-ulp sensitivity."""
+    iou = {a: np.array([s[a]['iou'] for s in per_seed]) for a in arms}
+    sup = iou['supervised']
     out = dict(
-        arms={a: dict(miou=_spread(miou[a]), minority_iou=_spread(minor[a]),
-                      gain=_spread([m - s for m, s in zip(miou[a], sup)]),
-                      minority_gain=_spread([m - s for m, s in zip(
-                          minor[a], minor['supervised'])]),
-                      per_class_iou=np.round(np.mean(results[a], 0),
-                                             2).tolist())
+        seeds=[s['seed'] for s in per_seed],
+        arms={a: dict(miou_per_seed=np.round(iou[a].mean(1), 2).tolist(),
+                      miou_mean=round(float(iou[a].mean()), 2),
+                      per_class_iou=np.round(iou[a].mean(0), 2).tolist())
               for a in arms},
-        unsup_conf_ratio={a: np.round(np.mean(curves[a], 0), 4).tolist()
-                          for a in arms if curves[a] and curves[a][0]})
+        gains={a: dict(
+            miou=paired_summary(iou[a].mean(1) - sup.mean(1)),
+            minority=paired_summary(iou[a][:, 1:].mean(1) -
+                                    sup[:, 1:].mean(1)),
+            per_class=[paired_summary(iou[a][:, k] - sup[:, k])
+                       for k in range(sup.shape[1])])
+            for a in arms if a != 'supervised'})
+    sens = {}
+    for s in per_seed:
+        if not all(f'{a}@ulp' in s for a in arms):
+            continue
+        moved = {a: float(np.mean(s[f'{a}@ulp']['iou']) -
+                          np.mean(s[a]['iou'])) for a in arms}
+        sens[f'seed{s["seed"]}'] = dict(
+            miou_moved={a: round(v, 2) for a, v in moved.items()},
+            gain_moved={a: round(moved[a] - moved['supervised'], 2)
+                        for a in arms if a != 'supervised'},
+            miou_ulp={a: round(float(np.mean(s[f'{a}@ulp']['iou'])), 2)
+                      for a in arms})
+    out['sensitivity'] = sens
+    if sens:
+        out['noise_floor'] = round(max(
+            abs(v) for r in sens.values()
+            for v in [*r['miou_moved'].values(), *r['gain_moved'].values()]),
+            2)
+    curves = {a: [s[a]['curve'] for s in per_seed if s[a]['curve']]
+              for a in arms}
+    out['unsup_conf_ratio'] = {a: np.round(np.mean(c, 0), 4).tolist()
+                               for a, c in curves.items() if c}
     if name == 'synthetic':
         out['pseudo_labels'] = {
             a: [dict(iter=r[0]['iter'], **{
                 k: round(float(np.mean([x[k] for x in r])), 4)
                 for k in ('pl_acc', 'conf_ratio', 'minority_share')})
-                for r in zip(*probes[a])]
+                for r in zip(*[s[a]['probe'] for s in per_seed])]
             for a in arms if a not in ('supervised', 'full')}
     return out
+
+
+def print_table(name: str, res: dict, classes: List[str]) -> None:
+    """Human-readable gains: mean [95% t interval], win share."""
+    print(f'\n{name}: test mIoU gain over supervised, {len(res["seeds"])} '
+          'paired seeds, mean [95% t CI] (bootstrap CI) wins')
+    fmt = ('{mean:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] ({boot_ci[0]:+.2f}, '
+           '{boot_ci[1]:+.2f}) {win_share:.0%}')
+    for arm, g in res['gains'].items():
+        print(f'  {arm:13s} mIoU     {fmt.format(**g["miou"])}')
+        print(f'  {arm:13s} minority {fmt.format(**g["minority"])}')
+        for cls, c in zip(classes, g['per_class']):
+            print(f'  {arm:13s} {cls[:8]:8s} {fmt.format(**c)}')
+    for seed, r in res['sensitivity'].items():
+        print(f'  one-ulp probe, {seed}: mIoU moved {r["miou_moved"]}, '
+              f'gain moved {r["gain_moved"]}')
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/s4p_gain')
     parser.add_argument('--tasks', nargs='+', default=['synthetic', 'real'])
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--arms', nargs='+', default=list(ARMS))
+    parser.add_argument('--seeds', nargs='+', type=int,
+                        default=list(range(10)))
+    parser.add_argument('--arms', nargs='+',
+                        default=['supervised', 'fixmatch', *OPTIONS],
+                        help=f'arms of the synthetic task, of {list(ARMS)}')
     parser.add_argument('--real-arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS])
-    parser.add_argument('--warmup-iters', type=int, default=300)
-    parser.add_argument('--iters', type=int, default=300)
+    parser.add_argument('--probe-seeds', nargs='*', type=int, default=[0],
+                        help='seeds rerun from the one-ulp perturbed '
+                        'warm-up (the noise floor); none: skip')
+    parser.add_argument('--probe-tasks', nargs='*',
+                        default=['synthetic', 'real'])
+    parser.add_argument('--warmup-iters', type=int, default=60)
+    parser.add_argument('--iters', type=int, default=60)
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
     parser.add_argument('--lr', type=float, default=3e-3,
@@ -505,8 +576,65 @@ def parse_args():
                         'seed<k>/results.json (resume, or summarise runs '
                         'made by several processes)')
     parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads of this process')
+                        help='torch threads of this process (changes the '
+                        'float order of reductions)')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='torch.use_deterministic_algorithms(True) '
+                        '(mmengine randomness.deterministic)')
     return parser.parse_args()
+
+
+def _task(name: str, work_dir: str) -> dict:
+    root = osp.join(work_dir, f'data_{name}')
+    if name not in ('synthetic', 'real'):
+        raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '
+                         'and/or real')
+    if not osp.isdir(root):  # written once, atomically (tmp + rename)
+        tmp = f'{root}.tmp{os.getpid()}'
+        make_synthetic(tmp) if name == 'synthetic' else make_real(tmp)
+        try:
+            os.replace(tmp, root)
+        except OSError:  # another process was first: same content
+            shutil.rmtree(tmp)
+    if name == 'synthetic':
+        return dict(root=root, size=32, classes=list(SYNTH_CLASSES),
+                    palette=SYNTH_PALETTE)
+    from mmseg.datasets import LoveDADataset
+    return dict(root=root, size=32,
+                classes=list(LoveDADataset.METAINFO['classes']),
+                palette=LoveDADataset.METAINFO['palette'])
+
+
+def headline(out: dict) -> dict:
+    """The keys the checks read (synthetic gains, the real tiles' gain of
+    the best synthetic option, the one-ulp noise floor)."""
+    head = {}
+    syn = out.get('synthetic', {}).get('gains', {})
+    for arm in ('fixmatch', *OPTIONS):
+        if arm in syn:
+            head[f'{arm}_gain_mean'] = syn[arm]['miou']['mean']
+            head[f'{arm}_gain_ci'] = syn[arm]['miou']['ci']
+            head[f'{arm}_gain_win_share'] = syn[arm]['miou']['win_share']
+            head[f'{arm}_minority_gain_mean'] = syn[arm]['minority']['mean']
+            head[f'{arm}_minority_gain_ci'] = syn[arm]['minority']['ci']
+    real = out.get('real', {}).get('gains', {})
+    options = [a for a in OPTIONS if a in syn] or [a for a in OPTIONS
+                                                   if a in real]
+    if options:
+        best = max(options, key=lambda a: syn[a]['miou']['mean']
+                   if a in syn else real[a]['miou']['mean'])
+        head['best_option'] = best
+        if best in real:
+            head['real_best_gain_mean'] = real[best]['miou']['mean']
+            head['real_best_gain_ci'] = real[best]['miou']['ci']
+    if 'fixmatch' in real:
+        head['real_fixmatch_gain_mean'] = real['fixmatch']['miou']['mean']
+        head['real_fixmatch_gain_ci'] = real['fixmatch']['miou']['ci']
+    head['seeds'] = min(len(out[t]['seeds']) for t in out['config']['tasks'])
+    floors = [out[t]['noise_floor'] for t in out['config']['tasks']
+              if 'noise_floor' in out[t]]
+    head['noise_floor'] = max(floors) if floors else None
+    return head
 
 
 def main():
@@ -515,50 +643,28 @@ def main():
         args.arm_lr = args.lr
     torch.set_num_threads(args.threads)
     logger = MMLogger.get_instance('s4p_gain', log_level='WARNING')
-    t_start = time.time()
+    t_start, cpu_start = time.time(), time.process_time()
+    load_start = [round(v, 2) for v in os.getloadavg()]
     out = dict(config=dict(
-        seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
-        batch=args.batch, lr=args.lr, arm_lr=args.arm_lr, width=args.width,
-        blur_ref=args.blur_ref, conf_thr=0.95, teacher='self',
-        class_stats_momentum=0.99))
-    tasks = {}
+        tasks=args.tasks, seeds=args.seeds, probe_seeds=args.probe_seeds,
+        probe_tasks=args.probe_tasks, warmup_iters=args.warmup_iters,
+        iters=args.iters, batch=args.batch, lr=args.lr, arm_lr=args.arm_lr,
+        width=args.width, blur_ref=args.blur_ref, conf_thr=0.95,
+        teacher='self', class_stats_momentum=0.99))
     for name in args.tasks:
-        root = osp.join(args.work_dir, f'data_{name}')
-        if not osp.isdir(root):  # written once, atomically (tmp + rename)
-            tmp = f'{root}.tmp{os.getpid()}'
-            make_synthetic(tmp) if name == 'synthetic' else make_real(tmp)
-            try:
-                os.replace(tmp, root)
-            except OSError:  # another process was first: same content
-                shutil.rmtree(tmp)
-        if name == 'synthetic':
-            tasks[name] = dict(root=root, size=32,
-                               classes=list(SYNTH_CLASSES),
-                               palette=SYNTH_PALETTE)
-        elif name == 'real':
-            from mmseg.datasets import LoveDADataset
-            tasks[name] = dict(root=root, size=32,
-                               classes=list(LoveDADataset.METAINFO['classes']),
-                               palette=LoveDADataset.METAINFO['palette'])
-        else:
-            raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '
-                             'and/or real')
-        out[name] = bench_task(name, tasks[name], args, logger)
-    syn = out.get('synthetic', {}).get('arms', {})
-    if syn:
-        fm = syn['fixmatch']['gain']
-        out['fixmatch_gain_mean'] = fm['mean']
-        out['fixmatch_gain_min'] = fm['min']
-        options = [a for a in OPTIONS if a in syn]
-        if options:
-            best = max(options, key=lambda a: syn[a]['gain']['mean'])
-            out['best_option'] = best
-            out['best_option_gain_mean'] = syn[best]['gain']['mean']
-            out['best_minority_gain_mean'] = syn[best]['minority_gain']['mean']
-            real = out.get('real', {}).get('arms', {})
-            if best in real:
-                out['real_best_gain_mean'] = real[best]['gain']['mean']
+        task = _task(name, args.work_dir)
+        out[name] = bench_task(name, task, args, logger)
+        print_table(name, out[name], task['classes'])
+    out['machine'] = dict(machine_record(), load_avg_start=load_start,
+                          load_avg_end=[round(v, 2)
+                                        for v in os.getloadavg()])
+    if out['machine']['threads'] != args.threads:
+        raise RuntimeError(f'torch threads changed from --threads '
+                           f'{args.threads} to {out["machine"]["threads"]} '
+                           'during the run; the record would be wrong')
     out['wall_time_s'] = round(time.time() - t_start)
+    out['cpu_time_s'] = round(time.process_time() - cpu_start)
+    out.update(headline(out))
     print(json.dumps(out))
 
 
