@@ -14,10 +14,10 @@ Two tasks, each built by this script from scratch, deterministic:
   quarter of the tiles is the test set (48), 4 tiles per crop are labeled
   (12), the rest unlabeled (132).
 
-Arms, each over the same seeds: a supervised warm-up (``EncoderDecoder``,
-300 iterations) on the labeled set, then from its checkpoint, for the same
-300 iterations and the same labeled batches (one ``MultiSourceSampler``
-stream, identical in every arm):
+Arms, each over the same seeds (10 by default): a supervised warm-up
+(``EncoderDecoder``, 60 iterations) on the labeled set, then from its
+checkpoint, for the same 60 iterations and the same labeled batches (one
+``MultiSourceSampler`` stream, identical in every arm):
 
 * ``supervised``: ``FixMatchSegmentor`` with ``unsup_weight=0`` (its BN
   statistics see the strong unlabeled views as in every arm, so a gain is
@@ -25,8 +25,8 @@ stream, identical in every arm):
 * ``fixmatch``: the paper's recipe (self teacher, tau 0.95, CutMix 0.5);
 * ``class_weight``: class-frequency weights of the unsupervised loss
   (``class_weight_power=0.5``);
-* ``full``: the supervised arm with every training image labeled (the
-  upper bound; synthetic task only).
+* ``full`` (not run by default): the supervised arm with every training
+  image labeled (the upper bound; synthetic task only).
 
 All arms are mmengine ``Runner`` runs of Config objects generated from the
 shipped S4P demo config (``configs/demo/s4p-fixmatch_...py``) with a small
@@ -34,22 +34,35 @@ UNet instead of the tiny ViT. Two choices differ from mmseg / the demo:
 the UNet's head keeps PyTorch's default init of ``conv_seg`` (mmseg's
 N(0, 0.01) left every arm, even ``full``, predicting background only), and
 the strong view's blur sigma is scaled by 32 / 512 (``--blur-ref``).
-Reported: test mIoU (x100) and per-class IoU; the gain of each arm over
-``supervised`` per seed; for the synthetic task, the accuracy of the
-teacher's confident pseudo-labels against the true labels and the minority
-share among them at 5 points of training; ``unsup_conf_ratio`` over time.
-The last line is a JSON object.
 
-    python bench/s4p_gain.py            # both tasks, 3 seeds: 21 min
-    python bench/s4p_gain.py --tasks synthetic --seeds 0
-    # one process per seed, then summarise (the last line is the JSON)
-    python bench/s4p_gain.py --tasks synthetic --seeds 1 --reuse &
+Runs are deterministic on one machine and thread count, but another float
+order (another CPU, oneDNN version or ``--threads``) moves single runs by
+several mIoU. So the claims are paired gains (arm minus ``supervised`` of
+the same seed and warm-up) over the seeds, each with its mean, 95% t and
+bootstrap intervals, the share of seeds the arm wins, for the mIoU, the
+minority classes and every class (``bench/paired_stats.py``). A sensitivity
+probe reruns every arm of ``--probe-seeds`` from the warm-up weights moved
+by one ulp (``torch.nextafter``): how far each arm moves is the noise
+floor. The JSON (last line) holds the machine (CPU model, torch and oneDNN
+versions, threads, deterministic-algorithms mode) and the headline keys
+``fixmatch_gain_mean/ci``, ``class_weight_gain_mean/ci``,
+``class_weight_minority_gain_ci``, ``real_best_gain_ci``, ``seeds``,
+``noise_floor``; for the synthetic task also the accuracy of the teacher's
+confident pseudo-labels against the true labels and their minority share
+at 5 points of training, and ``unsup_conf_ratio`` over time.
+
+    python bench/s4p_gain.py                 # both tasks, 10 seeds
+    python bench/s4p_gain.py --threads 2 --work-dir work_dirs/s4p_gain_t2
+    python bench/s4p_gain.py --tasks synthetic --seeds 0 --probe-seeds
+    # one process per seed range, then summarise (the last line is the JSON)
+    python bench/s4p_gain.py --seeds 0 1 2 3 4 --reuse &
     python bench/s4p_gain.py --reuse
 
-Measured: 1255 s for the full run with one torch thread on the shared
-2-core machine at load ~4 (18-29 s per warm-up, 41-67 s per arm). Per-seed
-raw results go to ``<work-dir>/<task>/seed<k>/results.json``; the numbers
-are in docs/s4p.md (log: ``bench/results/s4p_gain.log``).
+Cost: about 500 s of one core for the default run (see docs/s4p.md for the
+measured wall times). Per-seed raw results go to
+``<work-dir>/<task>/seed<k>/results.json``; use another ``--work-dir`` for a
+rerun with other threads. Numbers and logs: docs/s4p.md,
+``bench/results/s4p_gain*.log`` / ``.json``.
 """
 import argparse
 import copy
@@ -75,7 +88,8 @@ import s5_mm  # noqa: F401
 from s5_mm.models.segmentors.fixmatch_segmentor import decode_logits
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from paired_stats import machine_record, one_ulp_up, paired_summary  # noqa: E402,E501
+from paired_stats import (machine_record, one_ulp_up,  # noqa: E402
+                          paired_summary)
 
 DEMO_CFG = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_'
             'loveda-sample-unlabeled-64x64.py')
@@ -468,7 +482,8 @@ def bench_task(name: str, task: dict, args, logger) -> dict:
                 ckpt, osp.join(wd, 'warmup', 'ulp.pth'))
             done[key] = _run_arm(task, osp.join(wd, key.replace('@', '_')),
                                  seed, arm, start, args, probe_data, n_cls,
-                                 mean, std, logger, f'{name} seed {seed} {key}')
+                                 mean, std, logger,
+                                 f'{name} seed {seed} {key}')
             _save_seed(wd, done)
         per_seed.append(dict(seed=seed, **done))
     return summarise(name, per_seed, arms, args)
