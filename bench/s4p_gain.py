@@ -15,7 +15,7 @@ Two tasks, each built by this script from scratch, deterministic:
   (12), the rest unlabeled (132).
 
 Arms, each over the same seeds (10 by default): a supervised warm-up
-(``EncoderDecoder``, 60 iterations) on the labeled set, then from its
+(``EncoderDecoder``, 300 iterations) on the labeled set, then from its
 checkpoint, for the same 60 iterations and the same labeled batches (one
 ``MultiSourceSampler`` stream, identical in every arm):
 
@@ -570,9 +570,9 @@ def parse_args():
     parser.add_argument('--probe-seeds', nargs='*', type=int, default=[0],
                         help='seeds rerun from the one-ulp perturbed '
                         'warm-up (the noise floor); none: skip')
-    parser.add_argument('--probe-tasks', nargs='*',
-                        default=['synthetic', 'real'])
-    parser.add_argument('--warmup-iters', type=int, default=60)
+    parser.add_argument('--probe-tasks', nargs='*', default=['synthetic'],
+                        help='tasks of the one-ulp probe')
+    parser.add_argument('--warmup-iters', type=int, default=300)
     parser.add_argument('--iters', type=int, default=60)
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
