@@ -508,6 +508,15 @@ def summarise(name: str, per_seed: List[dict], arms: List[str],
             per_class=[paired_summary(iou[a][:, k] - sup[:, k])
                        for k in range(sup.shape[1])])
             for a in arms if a != 'supervised'})
+    if 'fixmatch' in arms:  # an option against the paper's recipe
+        fm = iou['fixmatch']
+        out['options_vs_fixmatch'] = {a: dict(
+            miou=paired_summary(iou[a].mean(1) - fm.mean(1)),
+            minority=paired_summary(iou[a][:, 1:].mean(1) -
+                                    fm[:, 1:].mean(1)),
+            per_class=[paired_summary(iou[a][:, k] - fm[:, k])
+                       for k in range(fm.shape[1])])
+            for a in arms if a in OPTIONS}
     sens = {}
     for s in per_seed:
         if not all(f'{a}@ulp' in s for a in arms):
@@ -551,6 +560,9 @@ def print_table(name: str, res: dict, classes: List[str]) -> None:
         print(f'  {arm:13s} minority {fmt.format(**g["minority"])}')
         for cls, c in zip(classes, g['per_class']):
             print(f'  {arm:13s} {cls[:8]:8s} {fmt.format(**c)}')
+    for arm, g in res.get('options_vs_fixmatch', {}).items():
+        print(f'  {arm} - fixmatch mIoU     {fmt.format(**g["miou"])}')
+        print(f'  {arm} - fixmatch minority {fmt.format(**g["minority"])}')
     for seed, r in res['sensitivity'].items():
         print(f'  one-ulp probe, {seed}: mIoU moved {r["miou_moved"]}, '
               f'gain moved {r["gain_moved"]}')
@@ -632,6 +644,10 @@ def headline(out: dict) -> dict:
             head[f'{arm}_gain_win_share'] = syn[arm]['miou']['win_share']
             head[f'{arm}_minority_gain_mean'] = syn[arm]['minority']['mean']
             head[f'{arm}_minority_gain_ci'] = syn[arm]['minority']['ci']
+    vs_fm = out.get('synthetic', {}).get('options_vs_fixmatch', {})
+    for arm, g in vs_fm.items():
+        head[f'{arm}_vs_fixmatch_gain_mean'] = g['miou']['mean']
+        head[f'{arm}_vs_fixmatch_gain_ci'] = g['miou']['ci']
     real = out.get('real', {}).get('gains', {})
     options = [a for a in OPTIONS if a in syn] or [a for a in OPTIONS
                                                    if a in real]
