@@ -104,4 +104,7 @@ def machine_record() -> Dict[str, object]:
         mmseg=mmseg.__version__,
         python=platform.python_version(),
         threads=torch.get_num_threads(),
-        deterministic_algorithms=torch.are_deterministic_algorithms_enabled())
+        deterministic_algorithms=torch.are_deterministic_algorithms_enabled(),
+        env={k: os.environ[k] for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS',
+                                        'OMP_WAIT_POLICY', 'ONEDNN_VERBOSE')
+             if k in os.environ})

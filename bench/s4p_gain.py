@@ -52,7 +52,10 @@ confident pseudo-labels against the true labels and their minority share
 at 5 points of training, and ``unsup_conf_ratio`` over time.
 
     python bench/s4p_gain.py                 # both tasks, 10 seeds
-    python bench/s4p_gain.py --threads 2 --work-dir work_dirs/s4p_gain_t2
+    # another float order; PASSIVE: on a busy machine spinning OpenMP
+    # threads made a 2-thread warm-up 6x slower (202 s against 32 s)
+    OMP_WAIT_POLICY=PASSIVE python bench/s4p_gain.py --threads 2 \
+        --work-dir work_dirs/s4p_gain_t2
     python bench/s4p_gain.py --tasks synthetic --seeds 0 --probe-seeds
     # one process per seed range, then summarise (the last line is the JSON)
     python bench/s4p_gain.py --seeds 0 1 2 3 4 --reuse &
