@@ -61,7 +61,7 @@ at 5 points of training, and ``unsup_conf_ratio`` over time.
     python bench/s4p_gain.py --seeds 0 1 2 3 4 --reuse &
     python bench/s4p_gain.py --reuse
 
-Cost: about 500 s of one core for the default run (see docs/s4p.md for the
+Cost: about 600 s of one core for the default run (see docs/s4p.md for the
 measured wall times). Per-seed raw results go to
 ``<work-dir>/<task>/seed<k>/results.json``; use another ``--work-dir`` for a
 rerun with other threads. Numbers and logs: docs/s4p.md,
