@@ -14,10 +14,10 @@ Two tasks, each built by this script from scratch, deterministic:
   quarter of the tiles is the test set (48), 4 tiles per crop are labeled
   (12), the rest unlabeled (132).
 
-Arms, each over the same seeds: a supervised warm-up (``EncoderDecoder``,
-300 iterations) on the labeled set, then from its checkpoint, for the same
-300 iterations and the same labeled batches (one ``MultiSourceSampler``
-stream, identical in every arm):
+Arms, each over the same seeds (10 by default): a supervised warm-up
+(``EncoderDecoder``, 300 iterations) on the labeled set, then from its
+checkpoint, for the same 60 iterations and the same labeled batches (one
+``MultiSourceSampler`` stream, identical in every arm):
 
 * ``supervised``: ``FixMatchSegmentor`` with ``unsup_weight=0`` (its BN
   statistics see the strong unlabeled views as in every arm, so a gain is
@@ -25,8 +25,8 @@ stream, identical in every arm):
 * ``fixmatch``: the paper's recipe (self teacher, tau 0.95, CutMix 0.5);
 * ``class_weight``: class-frequency weights of the unsupervised loss
   (``class_weight_power=0.5``);
-* ``full``: the supervised arm with every training image labeled (the
-  upper bound; synthetic task only).
+* ``full`` (not run by default): the supervised arm with every training
+  image labeled (the upper bound; synthetic task only).
 
 All arms are mmengine ``Runner`` runs of Config objects generated from the
 shipped S4P demo config (``configs/demo/s4p-fixmatch_...py``) with a small
@@ -34,22 +34,38 @@ UNet instead of the tiny ViT. Two choices differ from mmseg / the demo:
 the UNet's head keeps PyTorch's default init of ``conv_seg`` (mmseg's
 N(0, 0.01) left every arm, even ``full``, predicting background only), and
 the strong view's blur sigma is scaled by 32 / 512 (``--blur-ref``).
-Reported: test mIoU (x100) and per-class IoU; the gain of each arm over
-``supervised`` per seed; for the synthetic task, the accuracy of the
-teacher's confident pseudo-labels against the true labels and the minority
-share among them at 5 points of training; ``unsup_conf_ratio`` over time.
-The last line is a JSON object.
 
-    python bench/s4p_gain.py            # both tasks, 3 seeds: 21 min
-    python bench/s4p_gain.py --tasks synthetic --seeds 0
-    # one process per seed, then summarise (the last line is the JSON)
-    python bench/s4p_gain.py --tasks synthetic --seeds 1 --reuse &
+Runs are deterministic on one machine and thread count, but another float
+order (another CPU, oneDNN version or ``--threads``) moves single runs by
+several mIoU. So the claims are paired gains (arm minus ``supervised`` of
+the same seed and warm-up) over the seeds, each with its mean, 95% t and
+bootstrap intervals, the share of seeds the arm wins, for the mIoU, the
+minority classes and every class (``bench/paired_stats.py``). A sensitivity
+probe reruns every arm of ``--probe-seeds`` from the warm-up weights moved
+by one ulp (``torch.nextafter``): how far each arm moves is the noise
+floor. The JSON (last line) holds the machine (CPU model, torch and oneDNN
+versions, threads, deterministic-algorithms mode) and the headline keys
+``fixmatch_gain_mean/ci``, ``class_weight_gain_mean/ci``,
+``class_weight_minority_gain_ci``, ``real_best_gain_ci``, ``seeds``,
+``noise_floor``; for the synthetic task also the accuracy of the teacher's
+confident pseudo-labels against the true labels and their minority share
+at 5 points of training, and ``unsup_conf_ratio`` over time.
+
+    python bench/s4p_gain.py                 # both tasks, 10 seeds
+    # another float order; PASSIVE: on a busy machine spinning OpenMP
+    # threads made a 2-thread warm-up 6x slower (202 s against 32 s)
+    OMP_WAIT_POLICY=PASSIVE python bench/s4p_gain.py --threads 2 \
+        --work-dir work_dirs/s4p_gain_t2
+    python bench/s4p_gain.py --tasks synthetic --seeds 0 --probe-seeds
+    # one process per seed range, then summarise (the last line is the JSON)
+    python bench/s4p_gain.py --seeds 0 1 2 3 4 --reuse &
     python bench/s4p_gain.py --reuse
 
-Measured: 1255 s for the full run with one torch thread on the shared
-2-core machine at load ~4 (18-29 s per warm-up, 41-67 s per arm). Per-seed
-raw results go to ``<work-dir>/<task>/seed<k>/results.json``; the numbers
-are in docs/s4p.md (log: ``bench/results/s4p_gain.log``).
+Cost: about 600 s of one core for the default run (see docs/s4p.md for the
+measured wall times). Per-seed raw results go to
+``<work-dir>/<task>/seed<k>/results.json``; use another ``--work-dir`` for a
+rerun with other threads. Numbers and logs: docs/s4p.md,
+``bench/results/s4p_gain*.log`` / ``.json``.
 """
 import argparse
 import copy
@@ -57,6 +73,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import sys
 import time
 from typing import Dict, List, Optional
 
@@ -72,6 +89,10 @@ from mmseg.evaluation import IoUMetric
 
 import s5_mm  # noqa: F401
 from s5_mm.models.segmentors.fixmatch_segmentor import decode_logits
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from paired_stats import (machine_record, one_ulp_up,  # noqa: E402
+                          paired_summary)
 
 DEMO_CFG = ('configs/demo/s4p-fixmatch_vit-tiny_1xb2+2-60iter_'
             'loveda-sample-unlabeled-64x64.py')
@@ -299,7 +320,7 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
     cfg.custom_hooks = []
     cfg.log_level = 'WARNING'
-    cfg.randomness = dict(seed=seed)
+    cfg.randomness = dict(seed=seed, deterministic=args.deterministic)
     cfg.work_dir = work_dir
     cfg.load_from = load_from
     cfg.visualizer.name = f'vis_{osp.basename(work_dir)}'
@@ -383,12 +404,6 @@ def run(cfg: Config, probe: Optional[Hook] = None):
     return runner
 
 
-def _spread(values: List[float]) -> Dict[str, float]:
-    return dict(mean=round(float(np.mean(values)), 2),
-                min=round(float(np.min(values)), 2),
-                max=round(float(np.max(values)), 2))
-
-
 def _conf_ratio_curve(runner, points: int = 5) -> List[float]:
     scalars = runner.message_hub.log_scalars
     if 'train/unsup_conf_ratio' not in scalars:
@@ -417,75 +432,161 @@ def _save_seed(work_dir: str, done: dict) -> None:
     os.replace(tmp, path)
 
 
+def perturbed_checkpoint(ckpt: str, out: str) -> str:
+    """``ckpt`` with every floating-point weight moved by one ulp (a
+    stand-in for another machine's float order), written to ``out``."""
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    state['state_dict'] = one_ulp_up(state['state_dict'])
+    torch.save(state, out)
+    return out
+
+
+def _run_arm(task: dict, wd: str, seed: int, arm: str, ckpt: str, args,
+             probe_data, n_cls: int, mean, std, logger, tag: str) -> dict:
+    t0 = time.time()
+    probe = PseudoLabelProbe(*probe_data, args.iters)
+    runner = run(build_cfg(task, wd, seed, args.iters, arm, ckpt, args), probe)
+    iou = evaluate(runner.model, task['root'], n_cls, mean, std)
+    logger.warning(f'{tag}: mIoU {iou.mean():.2f} IoU '
+                   f'{np.round(iou, 1).tolist()} ({time.time() - t0:.0f}s)')
+    return dict(iou=iou.tolist(), probe=probe.records,
+                curve=_conf_ratio_curve(runner))
+
+
 def bench_task(name: str, task: dict, args, logger) -> dict:
+    """All seeds of one task (and the one-ulp probe): raw per-seed IoU."""
     mean = [123.675, 116.28, 103.53]
     std = [58.395, 57.12, 57.375]
     n_cls = len(task['classes'])
     arms = args.arms if name == 'synthetic' else args.real_arms
-    results: Dict[str, List[np.ndarray]] = {a: [] for a in arms}
-    probes: Dict[str, List[list]] = {a: [] for a in arms}
-    curves: Dict[str, List[list]] = {a: [] for a in arms}
+    if 'supervised' not in arms:
+        raise ValueError(f'--arms / --real-arms of {name}: the gains are '
+                         "paired against 'supervised'; include it")
     probe_data = _load_split(task['root'], 'unlabeled', mean, std, 64)
+    per_seed = []
     for seed in args.seeds:
         wd = osp.join(args.work_dir, name, f'seed{seed}')
         done = _load_seed(wd) if args.reuse else {}
         ckpt = osp.join(wd, 'warmup', f'iter_{args.warmup_iters}.pth')
-        if any(arm not in done for arm in arms):
+        ulp = seed in args.probe_seeds and name in args.probe_tasks
+        todo = [a for a in arms if a not in done] + [
+            f'{a}@ulp' for a in arms if ulp and f'{a}@ulp' not in done]
+        if todo and not (args.reuse and osp.isfile(ckpt)):
             t0 = time.time()
-            if not (args.reuse and osp.isfile(ckpt)):
-                run(build_cfg(task, osp.join(wd, 'warmup'), seed,
-                              args.warmup_iters, None, None, args))
+            run(build_cfg(task, osp.join(wd, 'warmup'), seed,
+                          args.warmup_iters, None, None, args))
             logger.warning(
                 f'{name} seed {seed}: warm-up {time.time() - t0:.0f}s')
-        for arm in arms:
-            if arm not in done:
-                t0 = time.time()
-                probe = PseudoLabelProbe(*probe_data, args.iters)
-                runner = run(build_cfg(task, osp.join(wd, arm), seed,
-                                       args.iters, arm, ckpt, args), probe)
-                iou = evaluate(runner.model, task['root'], n_cls, mean, std)
-                done[arm] = dict(iou=iou.tolist(), probe=probe.records,
-                                 curve=_conf_ratio_curve(runner))
-                _save_seed(wd, done)
-                logger.warning(
-                    f'{name} seed {seed} {arm}: mIoU {iou.mean():.2f} IoU '
-                    f'{np.round(iou, 1).tolist()} ({time.time() - t0:.0f}s)')
-            results[arm].append(np.asarray(done[arm]['iou']))
-            probes[arm].append(done[arm]['probe'])
-            curves[arm].append(done[arm]['curve'])
-    miou = {a: [float(v.mean()) for v in results[a]] for a in arms}
-    sup = miou['supervised']
-    minor = {a: [float(v[1:].mean()) for v in results[a]] for a in arms}
+        for key in todo:
+            arm, perturbed = key.split('@')[0], key.endswith('@ulp')
+            start = ckpt if not perturbed else perturbed_checkpoint(
+                ckpt, osp.join(wd, 'warmup', 'ulp.pth'))
+            done[key] = _run_arm(task, osp.join(wd, key.replace('@', '_')),
+                                 seed, arm, start, args, probe_data, n_cls,
+                                 mean, std, logger,
+                                 f'{name} seed {seed} {key}')
+            _save_seed(wd, done)
+        per_seed.append(dict(seed=seed, **done))
+    return summarise(name, per_seed, arms, args)
+
+
+def summarise(name: str, per_seed: List[dict], arms: List[str],
+              args) -> dict:
+    """Per-arm mIoU, paired gains over ``supervised`` with intervals (mIoU,
+    minority classes, each class), the one-ulp sensitivity."""
+    iou = {a: np.array([s[a]['iou'] for s in per_seed]) for a in arms}
+    sup = iou['supervised']
     out = dict(
-        arms={a: dict(miou=_spread(miou[a]), minority_iou=_spread(minor[a]),
-                      gain=_spread([m - s for m, s in zip(miou[a], sup)]),
-                      minority_gain=_spread([m - s for m, s in zip(
-                          minor[a], minor['supervised'])]),
-                      per_class_iou=np.round(np.mean(results[a], 0),
-                                             2).tolist())
+        seeds=[s['seed'] for s in per_seed],
+        arms={a: dict(miou_per_seed=np.round(iou[a].mean(1), 2).tolist(),
+                      miou_mean=round(float(iou[a].mean()), 2),
+                      per_class_iou=np.round(iou[a].mean(0), 2).tolist())
               for a in arms},
-        unsup_conf_ratio={a: np.round(np.mean(curves[a], 0), 4).tolist()
-                          for a in arms if curves[a] and curves[a][0]})
+        gains={a: dict(
+            miou=paired_summary(iou[a].mean(1) - sup.mean(1)),
+            minority=paired_summary(iou[a][:, 1:].mean(1) -
+                                    sup[:, 1:].mean(1)),
+            per_class=[paired_summary(iou[a][:, k] - sup[:, k])
+                       for k in range(sup.shape[1])])
+            for a in arms if a != 'supervised'})
+    if 'fixmatch' in arms:  # an option against the paper's recipe
+        fm = iou['fixmatch']
+        out['options_vs_fixmatch'] = {a: dict(
+            miou=paired_summary(iou[a].mean(1) - fm.mean(1)),
+            minority=paired_summary(iou[a][:, 1:].mean(1) -
+                                    fm[:, 1:].mean(1)),
+            per_class=[paired_summary(iou[a][:, k] - fm[:, k])
+                       for k in range(fm.shape[1])])
+            for a in arms if a in OPTIONS}
+    sens = {}
+    for s in per_seed:
+        if not all(f'{a}@ulp' in s for a in arms):
+            continue
+        moved = {a: float(np.mean(s[f'{a}@ulp']['iou']) -
+                          np.mean(s[a]['iou'])) for a in arms}
+        sens[f'seed{s["seed"]}'] = dict(
+            miou_moved={a: round(v, 2) for a, v in moved.items()},
+            gain_moved={a: round(moved[a] - moved['supervised'], 2)
+                        for a in arms if a != 'supervised'},
+            miou_ulp={a: round(float(np.mean(s[f'{a}@ulp']['iou'])), 2)
+                      for a in arms})
+    out['sensitivity'] = sens
+    if sens:
+        out['noise_floor'] = round(max(
+            abs(v) for r in sens.values()
+            for v in [*r['miou_moved'].values(), *r['gain_moved'].values()]),
+            2)
+    curves = {a: [s[a]['curve'] for s in per_seed if s[a]['curve']]
+              for a in arms}
+    out['unsup_conf_ratio'] = {a: np.round(np.mean(c, 0), 4).tolist()
+                               for a, c in curves.items() if c}
     if name == 'synthetic':
         out['pseudo_labels'] = {
             a: [dict(iter=r[0]['iter'], **{
                 k: round(float(np.mean([x[k] for x in r])), 4)
                 for k in ('pl_acc', 'conf_ratio', 'minority_share')})
-                for r in zip(*probes[a])]
+                for r in zip(*[s[a]['probe'] for s in per_seed])]
             for a in arms if a not in ('supervised', 'full')}
     return out
+
+
+def print_table(name: str, res: dict, classes: List[str]) -> None:
+    """Human-readable gains: mean [95% t interval], win share."""
+    print(f'\n{name}: test mIoU gain over supervised, {len(res["seeds"])} '
+          'paired seeds, mean [95% t CI] (bootstrap CI) wins')
+    fmt = ('{mean:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] ({boot_ci[0]:+.2f}, '
+           '{boot_ci[1]:+.2f}) {win_share:.0%}')
+    for arm, g in res['gains'].items():
+        print(f'  {arm:13s} mIoU     {fmt.format(**g["miou"])}')
+        print(f'  {arm:13s} minority {fmt.format(**g["minority"])}')
+        for cls, c in zip(classes, g['per_class']):
+            print(f'  {arm:13s} {cls[:8]:8s} {fmt.format(**c)}')
+    for arm, g in res.get('options_vs_fixmatch', {}).items():
+        print(f'  {arm} - fixmatch mIoU     {fmt.format(**g["miou"])}')
+        print(f'  {arm} - fixmatch minority {fmt.format(**g["minority"])}')
+    for seed, r in res['sensitivity'].items():
+        print(f'  one-ulp probe, {seed}: mIoU moved {r["miou_moved"]}, '
+              f'gain moved {r["gain_moved"]}')
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/s4p_gain')
     parser.add_argument('--tasks', nargs='+', default=['synthetic', 'real'])
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--arms', nargs='+', default=list(ARMS))
+    parser.add_argument('--seeds', nargs='+', type=int,
+                        default=list(range(10)))
+    parser.add_argument('--arms', nargs='+',
+                        default=['supervised', 'fixmatch', *OPTIONS],
+                        help=f'arms of the synthetic task, of {list(ARMS)}')
     parser.add_argument('--real-arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS])
+    parser.add_argument('--probe-seeds', nargs='*', type=int, default=[0],
+                        help='seeds rerun from the one-ulp perturbed '
+                        'warm-up (the noise floor); none: skip')
+    parser.add_argument('--probe-tasks', nargs='*', default=['synthetic'],
+                        help='tasks of the one-ulp probe')
     parser.add_argument('--warmup-iters', type=int, default=300)
-    parser.add_argument('--iters', type=int, default=300)
+    parser.add_argument('--iters', type=int, default=60)
     parser.add_argument('--batch', type=int, default=4,
                         help='labeled (= unlabeled) images per iteration')
     parser.add_argument('--lr', type=float, default=3e-3,
@@ -503,8 +604,69 @@ def parse_args():
                         'seed<k>/results.json (resume, or summarise runs '
                         'made by several processes)')
     parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads of this process')
+                        help='torch threads of this process (changes the '
+                        'float order of reductions)')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='torch.use_deterministic_algorithms(True) '
+                        '(mmengine randomness.deterministic)')
     return parser.parse_args()
+
+
+def _task(name: str, work_dir: str) -> dict:
+    root = osp.join(work_dir, f'data_{name}')
+    if name not in ('synthetic', 'real'):
+        raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '
+                         'and/or real')
+    if not osp.isdir(root):  # written once, atomically (tmp + rename)
+        tmp = f'{root}.tmp{os.getpid()}'
+        make_synthetic(tmp) if name == 'synthetic' else make_real(tmp)
+        try:
+            os.replace(tmp, root)
+        except OSError:  # another process was first: same content
+            shutil.rmtree(tmp)
+    if name == 'synthetic':
+        return dict(root=root, size=32, classes=list(SYNTH_CLASSES),
+                    palette=SYNTH_PALETTE)
+    from mmseg.datasets import LoveDADataset
+    return dict(root=root, size=32,
+                classes=list(LoveDADataset.METAINFO['classes']),
+                palette=LoveDADataset.METAINFO['palette'])
+
+
+def headline(out: dict) -> dict:
+    """The keys the checks read (synthetic gains, the real tiles' gain of
+    the best synthetic option, the one-ulp noise floor)."""
+    head = {}
+    syn = out.get('synthetic', {}).get('gains', {})
+    for arm in ('fixmatch', *OPTIONS):
+        if arm in syn:
+            head[f'{arm}_gain_mean'] = syn[arm]['miou']['mean']
+            head[f'{arm}_gain_ci'] = syn[arm]['miou']['ci']
+            head[f'{arm}_gain_win_share'] = syn[arm]['miou']['win_share']
+            head[f'{arm}_minority_gain_mean'] = syn[arm]['minority']['mean']
+            head[f'{arm}_minority_gain_ci'] = syn[arm]['minority']['ci']
+    vs_fm = out.get('synthetic', {}).get('options_vs_fixmatch', {})
+    for arm, g in vs_fm.items():
+        head[f'{arm}_vs_fixmatch_gain_mean'] = g['miou']['mean']
+        head[f'{arm}_vs_fixmatch_gain_ci'] = g['miou']['ci']
+    real = out.get('real', {}).get('gains', {})
+    options = [a for a in OPTIONS if a in syn] or [a for a in OPTIONS
+                                                   if a in real]
+    if options:
+        best = max(options, key=lambda a: syn[a]['miou']['mean']
+                   if a in syn else real[a]['miou']['mean'])
+        head['best_option'] = best
+        if best in real:
+            head['real_best_gain_mean'] = real[best]['miou']['mean']
+            head['real_best_gain_ci'] = real[best]['miou']['ci']
+    if 'fixmatch' in real:
+        head['real_fixmatch_gain_mean'] = real['fixmatch']['miou']['mean']
+        head['real_fixmatch_gain_ci'] = real['fixmatch']['miou']['ci']
+    head['seeds'] = min(len(out[t]['seeds']) for t in out['config']['tasks'])
+    floors = [out[t]['noise_floor'] for t in out['config']['tasks']
+              if 'noise_floor' in out[t]]
+    head['noise_floor'] = max(floors) if floors else None
+    return head
 
 
 def main():
@@ -513,50 +675,28 @@ def main():
         args.arm_lr = args.lr
     torch.set_num_threads(args.threads)
     logger = MMLogger.get_instance('s4p_gain', log_level='WARNING')
-    t_start = time.time()
+    t_start, cpu_start = time.time(), time.process_time()
+    load_start = [round(v, 2) for v in os.getloadavg()]
     out = dict(config=dict(
-        seeds=args.seeds, warmup_iters=args.warmup_iters, iters=args.iters,
-        batch=args.batch, lr=args.lr, arm_lr=args.arm_lr, width=args.width,
-        blur_ref=args.blur_ref, conf_thr=0.95, teacher='self',
-        class_stats_momentum=0.99))
-    tasks = {}
+        tasks=args.tasks, seeds=args.seeds, probe_seeds=args.probe_seeds,
+        probe_tasks=args.probe_tasks, warmup_iters=args.warmup_iters,
+        iters=args.iters, batch=args.batch, lr=args.lr, arm_lr=args.arm_lr,
+        width=args.width, blur_ref=args.blur_ref, conf_thr=0.95,
+        teacher='self', class_stats_momentum=0.99))
     for name in args.tasks:
-        root = osp.join(args.work_dir, f'data_{name}')
-        if not osp.isdir(root):  # written once, atomically (tmp + rename)
-            tmp = f'{root}.tmp{os.getpid()}'
-            make_synthetic(tmp) if name == 'synthetic' else make_real(tmp)
-            try:
-                os.replace(tmp, root)
-            except OSError:  # another process was first: same content
-                shutil.rmtree(tmp)
-        if name == 'synthetic':
-            tasks[name] = dict(root=root, size=32,
-                               classes=list(SYNTH_CLASSES),
-                               palette=SYNTH_PALETTE)
-        elif name == 'real':
-            from mmseg.datasets import LoveDADataset
-            tasks[name] = dict(root=root, size=32,
-                               classes=list(LoveDADataset.METAINFO['classes']),
-                               palette=LoveDADataset.METAINFO['palette'])
-        else:
-            raise ValueError(f'--tasks: unknown task {name!r}; use synthetic '
-                             'and/or real')
-        out[name] = bench_task(name, tasks[name], args, logger)
-    syn = out.get('synthetic', {}).get('arms', {})
-    if syn:
-        fm = syn['fixmatch']['gain']
-        out['fixmatch_gain_mean'] = fm['mean']
-        out['fixmatch_gain_min'] = fm['min']
-        options = [a for a in OPTIONS if a in syn]
-        if options:
-            best = max(options, key=lambda a: syn[a]['gain']['mean'])
-            out['best_option'] = best
-            out['best_option_gain_mean'] = syn[best]['gain']['mean']
-            out['best_minority_gain_mean'] = syn[best]['minority_gain']['mean']
-            real = out.get('real', {}).get('arms', {})
-            if best in real:
-                out['real_best_gain_mean'] = real[best]['gain']['mean']
+        task = _task(name, args.work_dir)
+        out[name] = bench_task(name, task, args, logger)
+        print_table(name, out[name], task['classes'])
+    out['machine'] = dict(machine_record(), load_avg_start=load_start,
+                          load_avg_end=[round(v, 2)
+                                        for v in os.getloadavg()])
+    if out['machine']['threads'] != args.threads:
+        raise RuntimeError(f'torch threads changed from --threads '
+                           f'{args.threads} to {out["machine"]["threads"]} '
+                           'during the run; the record would be wrong')
     out['wall_time_s'] = round(time.time() - t_start)
+    out['cpu_time_s'] = round(time.process_time() - cpu_start)
+    out.update(headline(out))
     print(json.dumps(out))
 
 
