@@ -3,7 +3,6 @@ shapes, written out in tests/utils/s5_reference_seg.py from their model
 definitions) converted by tools/model_converters/s5_to_s5mm.py, loaded
 strictly into tiny versions of the configs/s5_released/ configs, and
 compared with an independent reimplementation of their forward pass."""
-import importlib.util
 
 import pytest
 import torch
@@ -221,10 +220,6 @@ def test_refuses_unknown_key_cli(tmp_path, mdf_state):
         proc.stderr
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec('s5_mm.converters.obbdet') is None,
-    reason='the detection converter (s5_mm/converters/obbdet.py) is not '
-    'in this branch')
 def test_seg_checkpoint_is_not_obbdet(mdf_state):
     from s5_mm.converters.obbdet import is_obbdet
     assert not is_obbdet(ddp(mdf_state))

@@ -46,12 +46,7 @@ from s5_mm.converters.s5_seg import (DET_KIND, KINDS, check_kind,
 
 def convert_det(state: StateDict) -> Tuple[StateDict, ConversionReport]:
     """The detector, by ``s5_mm.converters.obbdet``."""
-    try:
-        from s5_mm.converters.obbdet import convert_obbdet
-    except ImportError as err:
-        raise ConversionError(
-            'a det-moe-mdf checkpoint needs s5_mm/converters/obbdet.py, '
-            f'which this installation lacks ({err})') from err
+    from s5_mm.converters.obbdet import convert_obbdet
     target, dropped = convert_obbdet(state)
     report = ConversionReport(
         DET_KIND, consumed=[k for k in state if k not in dropped],
