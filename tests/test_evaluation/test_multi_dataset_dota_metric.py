@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
+
+import s5_mm  # noqa: F401  (registers MultiDatasetDOTAMetric)
 from mmengine.structures import InstanceData
 
 
@@ -88,6 +90,8 @@ def test_errors(test_sets):
 
 
 def test_output_files_per_dataset():
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmrotate')  # not whatever scope an earlier test set
     evaluator = Evaluator(dict(
         type='MultiDatasetDOTAMetric', dataset_names=['dior', 'dota'],
         metric=dict(type='DOTAMetric', format_only=True,
