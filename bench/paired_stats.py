@@ -33,6 +33,27 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> List[float]:
     return [float(x.mean() - half), float(x.mean() + half)]
 
 
+def rerun_interval(values: Sequence[float],
+                   level: float = 0.95) -> List[float]:
+    """Where the mean of a rerun of the same seeds on another machine is
+    expected to land: ``mean +- t * sd * sqrt(2 / n)``.
+
+    Another float order reshuffles each seed's result about as much as
+    another seed does (the one-ulp probe shows it), so the rerun's mean is
+    a second draw with the same spread, and the interval of the difference
+    of two means is ``sqrt(2)`` times that of one. The t interval of the
+    mean (:func:`t_interval`) covers the true mean; this one covers a
+    rerun's mean, 95% of the time each.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2:
+        raise ValueError(f'rerun_interval: need at least 2 seeds, got '
+                         f'{x.size}; pass more --seeds')
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(
+        ddof=1) * np.sqrt(2.0 / x.size)
+    return [float(x.mean() - half), float(x.mean() + half)]
+
+
 def bootstrap_interval(values: Sequence[float], level: float = 0.95,
                        reps: int = 10000, seed: int = 0) -> List[float]:
     """Percentile bootstrap interval of the mean (resampling seeds)."""
@@ -44,14 +65,16 @@ def bootstrap_interval(values: Sequence[float], level: float = 0.95,
 
 
 def paired_summary(values: Sequence[float]) -> Dict[str, object]:
-    """Mean, 95% t and bootstrap intervals, the share of seeds with a
-    positive value (the arm wins), min and max of paired gains."""
+    """Mean, 95% t and bootstrap intervals, the 95% rerun interval, the
+    share of seeds with a positive value (the arm wins), min and max of
+    paired gains."""
     x = np.asarray(values, dtype=np.float64)
     ci = t_interval(x)
     return dict(
         mean=round(float(x.mean()), 2),
         ci=[round(v, 2) for v in ci],
         boot_ci=[round(v, 2) for v in bootstrap_interval(x)],
+        rerun=[round(v, 2) for v in rerun_interval(x)],
         sd=round(float(x.std(ddof=1)), 2),
         win_share=round(float((x > 0).mean()), 2),
         min=round(float(x.min()), 2),

@@ -14,7 +14,7 @@ Two tasks, each built by this script from scratch, deterministic:
   quarter of the tiles is the test set (48), 4 tiles per crop are labeled
   (12), the rest unlabeled (132).
 
-Arms, each over the same seeds (10 by default): a supervised warm-up
+Arms, each over the same seeds (20 by default): a supervised warm-up
 (``EncoderDecoder``, 300 iterations) on the labeled set, then from its
 checkpoint, for the same 60 iterations and the same labeled batches (one
 ``MultiSourceSampler`` stream, identical in every arm):
@@ -51,7 +51,7 @@ versions, threads, deterministic-algorithms mode) and the headline keys
 confident pseudo-labels against the true labels and their minority share
 at 5 points of training, and ``unsup_conf_ratio`` over time.
 
-    python bench/s4p_gain.py                 # both tasks, 10 seeds
+    python bench/s4p_gain.py                 # both tasks, 20 seeds
     # another float order; PASSIVE: on a busy machine spinning OpenMP
     # threads made a 2-thread warm-up 6x slower (202 s against 32 s)
     OMP_WAIT_POLICY=PASSIVE python bench/s4p_gain.py --threads 2 \
@@ -250,6 +250,23 @@ def scale_blur(strong_pipeline: list, size: int, ref: int) -> None:
     blurs[0]['sigma_range'] = (low * size / ref, high * size / ref)
 
 
+GEOMETRY = ('RandomResize', 'RandomCrop', 'RandomFlip', 'RandomRotate',
+            'Resize')
+
+
+def with_geometry(pipeline: list, geometric: list) -> list:
+    """``pipeline`` with its geometric transforms (``GEOMETRY``) replaced
+    by ``geometric``, placed where the first of them was; the loaders, the
+    packing and the S4P views are kept as the config has them."""
+    at = [i for i, t in enumerate(pipeline) if t['type'] in GEOMETRY]
+    if not at:
+        raise KeyError('with_geometry: the demo pipeline has none of '
+                       f'{GEOMETRY}: {[t["type"] for t in pipeline]}; '
+                       'update bench/s4p_gain.py to the config')
+    kept = [copy.deepcopy(t) for t in pipeline if t['type'] not in GEOMETRY]
+    return kept[:at[0]] + list(geometric) + kept[at[0]:]
+
+
 def _dataset(root: str, split: str, meta: dict, pipeline: list) -> dict:
     return dict(type='BaseSegDataset', data_root=root, metainfo=meta,
                 data_prefix=dict(img_path=f'img_dir/{split}',
@@ -289,11 +306,9 @@ def build_cfg(task: dict, work_dir: str, seed: int, iters: int,
             teacher='self', conf_thr=0.95, class_stats_momentum=0.99,
             **ARMS[arm])
         labeled, unlabeled = cfg.train_dataloader.dataset.datasets
-        labeled_pipeline = [*labeled.pipeline[:2], *geometric,
-                            labeled.pipeline[-1]]
+        labeled_pipeline = with_geometry(labeled.pipeline, geometric)
         labeled_pipeline[1] = dict(type='LoadAnnotations')
-        unlabeled_pipeline = [*unlabeled.pipeline[:2], *geometric,
-                              unlabeled.pipeline[-1]]
+        unlabeled_pipeline = with_geometry(unlabeled.pipeline, geometric)
         scale_blur(unlabeled_pipeline[-1].unsup_student, size, args.blur_ref)
         lab = _dataset(root, 'labeled', meta, labeled_pipeline)
         if arm == 'full':  # labeled + unlabeled, both with their labels
@@ -574,7 +589,7 @@ def parse_args():
     parser.add_argument('--work-dir', default='work_dirs/s4p_gain')
     parser.add_argument('--tasks', nargs='+', default=['synthetic', 'real'])
     parser.add_argument('--seeds', nargs='+', type=int,
-                        default=list(range(10)))
+                        default=list(range(20)))
     parser.add_argument('--arms', nargs='+',
                         default=['supervised', 'fixmatch', *OPTIONS],
                         help=f'arms of the synthetic task, of {list(ARMS)}')
@@ -642,9 +657,12 @@ def headline(out: dict) -> dict:
         if arm in syn:
             head[f'{arm}_gain_mean'] = syn[arm]['miou']['mean']
             head[f'{arm}_gain_ci'] = syn[arm]['miou']['ci']
+            head[f'{arm}_gain_rerun'] = syn[arm]['miou']['rerun']
             head[f'{arm}_gain_win_share'] = syn[arm]['miou']['win_share']
             head[f'{arm}_minority_gain_mean'] = syn[arm]['minority']['mean']
             head[f'{arm}_minority_gain_ci'] = syn[arm]['minority']['ci']
+            head[f'{arm}_minority_gain_rerun'] = syn[arm]['minority'][
+                'rerun']
     vs_fm = out.get('synthetic', {}).get('options_vs_fixmatch', {})
     for arm, g in vs_fm.items():
         head[f'{arm}_vs_fixmatch_gain_mean'] = g['miou']['mean']
@@ -659,9 +677,12 @@ def headline(out: dict) -> dict:
         if best in real:
             head['real_best_gain_mean'] = real[best]['miou']['mean']
             head['real_best_gain_ci'] = real[best]['miou']['ci']
+            head['real_best_gain_rerun'] = real[best]['miou']['rerun']
     if 'fixmatch' in real:
         head['real_fixmatch_gain_mean'] = real['fixmatch']['miou']['mean']
         head['real_fixmatch_gain_ci'] = real['fixmatch']['miou']['ci']
+        head['real_fixmatch_gain_rerun'] = real['fixmatch']['miou'][
+            'rerun']
     head['seeds'] = min(len(out[t]['seeds']) for t in out['config']['tasks'])
     floors = [out[t]['noise_floor'] for t in out['config']['tasks']
               if 'noise_floor' in out[t]]
