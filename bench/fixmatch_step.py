@@ -15,6 +15,8 @@ object with ``fixmatch_vs_supervised``.
 
     python bench/fixmatch_step.py                  # ~2 min on 2 cores
     python bench/fixmatch_step.py --pairs 11 --batch 4
+    # shared machine: process CPU time, 1 thread (load moves it far less)
+    python bench/fixmatch_step.py --clock cpu --threads 1
 """
 import argparse
 import copy
@@ -33,7 +35,7 @@ from mmseg.structures import SegDataSample
 import s5_mm  # noqa: F401
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from moe_latency import interleaved  # noqa: E402
+from ab_timing import add_clock_args, interleaved  # noqa: E402
 
 CONFIG = ('configs/s4p/'
           's4p-fixmatch_vit-b_upernet_8xb12-120k_isaid-rs4p-512x512.py')
@@ -49,8 +51,7 @@ def parse_args():
                         help='labeled (= unlabeled) images per step')
     parser.add_argument('--pairs', type=int, default=7,
                         help='timed A/B pairs (after 1 warm-up)')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='torch threads (0: torch default)')
+    add_clock_args(parser)
     return parser.parse_args()
 
 
@@ -122,14 +123,16 @@ def main():
                               unsup_student=copy.deepcopy(unl[1])))
         fixmatch.train_step(data, optim_b)
 
-    res = interleaved(supervised, semi, args.pairs, 'fixmatch_vs_supervised')
+    res = interleaved(supervised, semi, args.pairs, 'fixmatch_vs_supervised',
+                      args.clock)
     result = dict(
         fixmatch_vs_supervised=round(res['ratio'], 4),
         floor=round(7 / 3, 4),
         goal=2.40,
         setup=dict(config=args.config, img=args.img, embed=args.embed,
                    depth=args.depth, batch=f'{args.batch}+{args.batch}',
-                   pairs=args.pairs, threads=torch.get_num_threads()),
+                   pairs=args.pairs, threads=torch.get_num_threads(),
+                   clock=args.clock),
         details=res)
     print(json.dumps(result))
 

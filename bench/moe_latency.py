@@ -19,18 +19,18 @@ The last line printed is a JSON object with the ratios and raw timings.
 import argparse
 import json
 import os
-import statistics
+import os.path as osp
 import sys
-import time
-from typing import Callable, Dict, List
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.utils import ProgressBar
 from mmseg.registry import MODELS
 
 import s5_mm  # noqa: F401
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from ab_timing import add_clock_args, interleaved  # noqa: E402
 
 BASE = 'configs/_base_/models/upernet_vit-b16.py'
 
@@ -48,52 +48,12 @@ def parse_args():
     parser.add_argument('--expert-channels', type=int, default=256)
     parser.add_argument('--pairs', type=int, default=7,
                         help='timed A/B pairs per ratio (after 1 warm-up)')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='torch threads (0: torch default)')
-    parser.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
-                        help='wall: perf_counter; cpu: process CPU time '
-                        '(use with --threads 1 on a loaded machine)')
+    add_clock_args(parser)
     return parser.parse_args()
 
 
-CLOCK = time.perf_counter
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = CLOCK()
-    fn()
-    return CLOCK() - start
-
-
-def interleaved(a: Callable, b: Callable, pairs: int,
-                label: str) -> Dict[str, object]:
-    """Median of t(b) / t(a) over ``pairs`` interleaved pairs."""
-    a(), b()  # warm-up
-    times_a: List[float] = []
-    times_b: List[float] = []
-    bar = ProgressBar(pairs, file=sys.stderr)
-    for i in range(pairs):
-        if i % 2:
-            times_b.append(timed(b))
-            times_a.append(timed(a))
-        else:
-            times_a.append(timed(a))
-            times_b.append(timed(b))
-        bar.update()
-    sys.stderr.write(f'\n{label} done\n')
-    ratios = [tb / ta for ta, tb in zip(times_a, times_b)]
-    return dict(
-        ratio=statistics.median(ratios),
-        ratios=[round(r, 4) for r in ratios],
-        seconds_a=[round(t, 3) for t in times_a],
-        seconds_b=[round(t, 3) for t in times_b])
-
-
 def main():
-    global CLOCK
     args = parse_args()
-    if args.clock == 'cpu':
-        CLOCK = time.process_time
     if args.threads:
         torch.set_num_threads(args.threads)
     init_default_scope('mmseg')
@@ -118,10 +78,11 @@ def main():
     same_ids = torch.zeros(args.mixed_batch, dtype=torch.long)
     with torch.no_grad():
         moe_vs_dense = interleaved(lambda: dense(x), lambda: single(x),
-                                   args.pairs, 'moe_vs_dense')
+                                   args.pairs, 'moe_vs_dense', args.clock)
         mixed_vs_single = interleaved(lambda: mixed(xm, same_ids),
                                       lambda: mixed(xm, mixed_ids),
-                                      args.pairs, 'mixed_vs_single')
+                                      args.pairs, 'mixed_vs_single',
+                                      args.clock)
     result = dict(
         moe_vs_dense=round(moe_vs_dense['ratio'], 4),
         mixed_vs_single=round(mixed_vs_single['ratio'], 4),
