@@ -2,24 +2,14 @@
 64 objects) split by mmrotate's own split tool into 12 overlapping 256 px
 patches (step 192), and read back through mmrotate's DOTAv2Dataset."""
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from dota_split_utils import split_p1888
+
 RAW = osp.join('tests', 'data', 'dota_raw')
 SCENE = 'P1888'
-
-
-def split_tool() -> str:
-    """mmrotate's ``tools/data/dota/split/img_split.py`` as installed with
-    the package (mim keeps the tools under ``mmrotate/.mim``)."""
-    import mmrotate
-    path = osp.join(osp.dirname(mmrotate.__file__), '.mim', 'tools', 'data',
-                    'dota', 'split', 'img_split.py')
-    assert osp.isfile(path), f"mmrotate's split tool is not at {path}"
-    return path
 
 
 def raw_scene(path: str = osp.join(RAW, 'labelTxt', f'{SCENE}.txt')):
@@ -36,13 +26,8 @@ def raw_scene(path: str = osp.join(RAW, 'labelTxt', f'{SCENE}.txt')):
 @pytest.fixture(scope='session')
 def p1888_split(tmp_path_factory):
     """The split folder (``images/``, ``annfiles/``) of the raw scene."""
-    out = str(tmp_path_factory.mktemp('split') / 'p1888')
-    subprocess.run(
-        [sys.executable, split_tool(), '--img-dirs', osp.join(RAW, 'images'),
-         '--ann-dirs', osp.join(RAW, 'labelTxt'), '--sizes', '256',
-         '--gaps', '64', '--nproc', '1', '--save-dir', out],
-        check=True, capture_output=True)
-    return out
+    return split_p1888(str(tmp_path_factory.mktemp('split') / 'p1888'),
+                       size=256, gap=64)
 
 
 @pytest.fixture(scope='session')

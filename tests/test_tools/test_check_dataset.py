@@ -211,58 +211,6 @@ def test_dataset_selection_and_unknown_name(tmp_path):
     assert "['LoveDADataset', 'UnlabeledImageDataset']" in proc.stderr
 
 
-def test_multi_dataset_config_maps_each_head_to_its_dataset():
-    """The shipped MDF config (4 datasets, 4 heads) on the bundled crops:
-    each dataset is compared with its own head; a wrong one is named."""
-    from mmengine.config import Config
-
-    from s5_mm.datasets.checks.dataset_checker import check_config
-    cfg = Config.fromfile(
-        'configs/mdf_seg/mdf_vit-b_upernet_8xb12-100e_rsseg4-512x512.py')
-    bundled = dict(vaihingen='tests/data/vaihingen',
-                   potsdam='tests/data/potsdam', loveda='tests/data/loveda')
-    for ds in cfg.train_dataloader.dataset.datasets:
-        name = ds.pipeline[-1].name
-        if name in bundled:
-            ds.update(data_root=bundled[name], data_prefix=dict(
-                img_path='img_dir', seg_map_path='ann_dir'))
-    for name in bundled:
-        report = check_config(cfg, 'train', name, progress=False)
-        entry = report['datasets'][f'train/{name}']
-        assert report['ok'] and entry['samples'] >= 1, entry
-        assert entry['heads'] == {
-            f'model.decode_heads.{name}': len(entry['classes'])}
-    cfg.model.decode_heads.loveda.num_classes = 9
-    report = check_config(cfg, 'train', 'loveda', progress=False)
-    assert not report['ok']
-    [error] = report['datasets']['train/loveda']['errors']
-    assert error['rule'] == 'num_classes'
-    assert error['message'].startswith(
-        "model head model.decode_heads.loveda has num_classes=9 "
-        "but dataset 'loveda'")
-
-
-def test_report_leaves_the_callers_matplotlib_backend(tmp_path):
-    """write_report draws on a Figure of its own: a notebook's backend is
-    not switched to Agg behind its back (it was, with matplotlib.use)."""
-    import matplotlib
-
-    from s5_mm.datasets.checks.report import write_report
-    report = dict(datasets={'train/X': dict(
-        samples=2, errors=[], warnings=[], type='X', where='cfg',
-        kind='seg', class_counts=dict(a=30, b=0, c=7))})
-    before = matplotlib.get_backend()
-    matplotlib.use('svg')
-    try:
-        paths = write_report(report, str(tmp_path))
-        assert matplotlib.get_backend() == 'svg'
-    finally:
-        matplotlib.use(before)
-    png = np.asarray(Image.open(paths[1]))
-    assert png.shape[:2] == (224, 800)
-    assert json.load(open(paths[0])) == report
-
-
 def _outside(line, w=256, h=256):
     """How far (px) a DOTA line's corners reach out of a w x h patch."""
     c = np.array(line.split()[:8], float)

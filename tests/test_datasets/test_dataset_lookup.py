@@ -12,13 +12,7 @@ import s5_mm  # noqa: F401
 from s5_mm.apis import (dataset_metainfo, dataset_names, find_dataset,
                         find_dataset_cfg, iter_dataset_cfgs,
                         pipeline_dataset_name)
-
-
-def shipped(name: str) -> str:
-    """A shipped config by file name, wherever configs/ keeps it."""
-    found = glob.glob(f'configs/**/{name}', recursive=True)
-    assert len(found) == 1, f'{name}: {found}'
-    return found[0]
+from s5mm_tiny_configs import shipped
 
 
 def named(name, kind='LoveDADataset'):
