@@ -36,12 +36,12 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import init_default_scope
 
 import s5_mm  # noqa: F401
 from s5_mm.apis import (blend_segmentation, downscale_for_drawing,
                         draw_rotated_boxes, inference_detector_large_scene,
                         inference_segmentor_large_scene, init_predictor)
+from s5_mm.apis.tool_config import load_tool_config
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -170,17 +170,9 @@ TASKS: Dict[str, Callable] = {
 
 def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
-    for path, what in ((args.img, 'image'), (args.config, 'config'),
-                       (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmseg')
-    if scope not in TASKS:
-        raise NotImplementedError(
-            f"no demo for configs with default_scope '{scope}' (known: "
-            f'{sorted(TASKS)})')
-    init_default_scope(scope)
+    cfg, scope = load_tool_config(
+        args.config, TASKS, 'demo',
+        dict(image=args.img, config=args.config, checkpoint=args.checkpoint))
     result = TASKS[scope](args, cfg)
     print_log(f'saved {args.out_file}', logger='current')
     return result

@@ -40,9 +40,7 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import cv2
-from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import init_default_scope
 
 import s5_mm  # noqa: F401
 from s5_mm.apis import (GeoPackageBoxSink, RasterLabelSink, RasterSource,
@@ -50,6 +48,7 @@ from s5_mm.apis import (GeoPackageBoxSink, RasterLabelSink, RasterSource,
                         inference_detector_scene, inference_segmentor_scene,
                         init_predictor)
 from s5_mm.apis.geo_export import DRIVERS
+from s5_mm.apis.tool_config import load_tool_config
 
 DEFAULT_OVERLAP = {'mmseg': 128, 'mmrotate': 200}
 OUT_EXTS = ('.tif', '.tiff', '.gpkg', '.geojson', '.png')
@@ -142,17 +141,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the tool; returns ``dict(output=..., picture=..., result=...)``
     (``result``: the detections, for detection configs)."""
     args = parse_args(argv)
-    for path, what in ((args.scene, 'scene'), (args.config, 'config'),
-                       (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmseg')
-    if scope not in DEFAULT_OVERLAP:
-        raise NotImplementedError(
-            f"{args.config}: no scene inference for default_scope '{scope}' "
-            f'(known: {sorted(DEFAULT_OVERLAP)})')
-    init_default_scope(scope)
+    cfg, scope = load_tool_config(
+        args.config, DEFAULT_OVERLAP, 'scene inference',
+        dict(scene=args.scene, config=args.config,
+             checkpoint=args.checkpoint))
     if args.patch_overlap is None:
         args.patch_overlap = DEFAULT_OVERLAP[scope]
     source = RasterSource(args.scene, args.bands, parse_scale(args.scale),

@@ -1,22 +1,10 @@
 #!/usr/bin/env bash
 # Sharded data selection on slurm (one task per GPU, each scores its shards).
 # Usage: [GPUS=8] bash tools/slurm_select.sh PARTITION JOB_NAME {score|all} CONFIG CHECKPOINT --work-dir W [select_data.py args...]
+# (srun settings: tools/slurm_common.sh)
 set -x
 PARTITION=$1
 JOB_NAME=$2
 STEP=$3
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-DIR="$(cd "$(dirname "$0")" && pwd)"
-PYTHONPATH="$DIR/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    ${PYTHON:-python} -u "$DIR/select_data.py" "${STEP}" "${@:4}" --launcher="slurm"
+source "$(dirname "$0")/slurm_common.sh"
+slurm_run select_data.py "${STEP}" "${@:4}" --launcher="slurm"

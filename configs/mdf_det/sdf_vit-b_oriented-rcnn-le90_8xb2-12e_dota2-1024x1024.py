@@ -4,24 +4,13 @@
 _base_ = [
     '../_base_/models/oriented-rcnn-le90_vit-b_fpn.py',
     '../_base_/datasets/dota_v2.py',
+    '../_base_/datasets/sdf_det_loaders.py',
     '../_base_/schedules/schedule_det_adamw_12e.py',
     '../_base_/det_runtime.py',
 ]
 model = dict(dataset_names=[_base_.dota_name], num_classes=[18])
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=None,
-    dataset={{_base_.dota_train_dataset}})
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset={{_base_.dota_test_dataset}})
+train_dataloader = dict(dataset={{_base_.dota_train_dataset}})
+val_dataloader = dict(dataset={{_base_.dota_test_dataset}})
 test_dataloader = val_dataloader
 val_evaluator = dict(type='DOTAMetric', metric='mAP', prefix='dota')
 test_evaluator = val_evaluator

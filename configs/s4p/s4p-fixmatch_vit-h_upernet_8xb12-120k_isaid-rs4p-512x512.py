@@ -1,26 +1,18 @@
-# S4P with ViT-H/16 (1280 dims, 32 layers, 16 heads, gradient checkpointing;
-# configs/_base_/models/upernet_vit-h16.py) from the MAE ViT-H
-# checkpoint, converted as in the ViT-B config; otherwise as the ViT-B
-# config, whose comments list the FixMatch options.
-_base_ = [
-    '../_base_/models/upernet_vit-h16.py',
-    '../_base_/datasets/semi_isaid_rs4p-512x512.py',
-    '../_base_/schedules/schedule_s4p_adamw_120k.py',
-    '../_base_/s4p_runtime.py',
-]
+# S4P with ViT-H/16 from the MAE ViT-H checkpoint, converted as in the ViT-B
+# config; otherwise the ViT-B config (its FixMatch settings and the options
+# its comments list), with the ViT-H geometry of
+# configs/_base_/models/upernet_vit-h16.py: 1280 dims, 32 layers, 16 heads,
+# out indices (15, 23, 27, 31), gradient checkpointing.
+_base_ = './s4p-fixmatch_vit-b_upernet_8xb12-120k_isaid-rs4p-512x512.py'
 mae_checkpoint = 'pretrain/mae_pretrain_vit_huge_mmseg.pth'
-segmentor = _base_.model
-segmentor.backbone.init_cfg = dict(
-    type='Pretrained', checkpoint=mae_checkpoint)
-segmentor.decode_head.num_classes = _base_.isaid_num_classes
-model = dict(
-    _delete_=True,
-    type='FixMatchSegmentor',
-    segmentor=segmentor,
-    data_preprocessor=dict(
-        type='mmdet.MultiBranchDataPreprocessor',
-        data_preprocessor=segmentor.data_preprocessor),
-    semi_train_cfg=dict(
-        teacher='self', conf_thr=0.95, sup_weight=1.0, unsup_weight=1.0,
-        cutmix_prob=0.5),
-    semi_test_cfg=dict(predict_on='student'))
+segmentor = dict(
+    backbone=dict(
+        embed_dims=1280,
+        num_layers=32,
+        num_heads=16,
+        out_indices=(15, 23, 27, 31),
+        with_cp=True,
+        init_cfg=dict(checkpoint=mae_checkpoint)),
+    neck=dict(embed_dim=1280),
+    decode_head=dict(in_channels=[1280] * 4))
+model = dict(segmentor=segmentor)

@@ -43,59 +43,46 @@ rsseg4_protocol_test_cfg = dict(
         loveda=dict(
             mode='slide_prob_sum', crop_size=(512, 512), stride=(256, 256))))
 
-# one pipeline per dataset: load, labels (checked against the label set),
-# pack, tag with the dataset name
-rsseg4_protocol_vaihingen_pipeline = [
-    dict(type='LoadImageChecked'),
-    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
-         num_classes=5),
-    dict(type='PackSegInputs'),
-    dict(type='SetDatasetName', name='vaihingen'),
-]
-rsseg4_protocol_potsdam_pipeline = [
-    dict(type='LoadImageChecked'),
-    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
-         num_classes=5),
-    dict(type='PackSegInputs'),
-    dict(type='SetDatasetName', name='potsdam'),
-]
-rsseg4_protocol_loveda_pipeline = [
-    dict(type='LoadImageChecked'),
-    dict(type='LoadAnnotationsChecked', reduce_zero_label=True,
-         num_classes=7),
-    dict(type='PackSegInputs'),
-    dict(type='SetDatasetName', name='loveda'),
-]
-rsseg4_protocol_openearthmap_pipeline = [
-    dict(type='LoadImageChecked'),
-    dict(type='LoadAnnotationsChecked', reduce_zero_label=False,
-         num_classes=9),
-    dict(type='PackSegInputs'),
-    dict(type='SetDatasetName', name='openearthmap'),
-]
 
-rsseg4_protocol_vaihingen_test_dataset = dict(
-    type='ISPRSDataset',
-    data_root='data/vaihingen/',
-    data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
-    metainfo=dict(classes=rsseg4_protocol_isprs_classes),
-    pipeline=rsseg4_protocol_vaihingen_pipeline)
-rsseg4_protocol_potsdam_test_dataset = dict(
-    type='PotsdamDataset',
-    data_root='data/potsdam/',
-    data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
-    metainfo=dict(classes=rsseg4_protocol_isprs_classes),
-    pipeline=rsseg4_protocol_potsdam_pipeline)
-rsseg4_protocol_loveda_test_dataset = dict(
-    type='LoveDADataset',
-    data_root='data/loveDA/',
-    data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
-    pipeline=rsseg4_protocol_loveda_pipeline)
-rsseg4_protocol_openearthmap_test_dataset = dict(
-    type='S5OpenEarthMapDataset',
-    data_root='data/openearthmap/',
-    data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
-    pipeline=rsseg4_protocol_openearthmap_pipeline)
+def __pipeline(name, num_classes, reduce_zero_label=True):
+    """Load, labels (checked against the label set), pack, tag with the
+    dataset name."""
+    return [
+        dict(type='LoadImageChecked'),
+        dict(type='LoadAnnotationsChecked',
+             reduce_zero_label=reduce_zero_label, num_classes=num_classes),
+        dict(type='PackSegInputs'),
+        dict(type='SetDatasetName', name=name),
+    ]
+
+
+def __val_dataset(dataset_type, data_root, pipeline, **kwargs):
+    """The val split (img_dir/val, ann_dir/val) of one dataset."""
+    return dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
+        **kwargs,
+        pipeline=pipeline)
+
+
+rsseg4_protocol_vaihingen_pipeline = __pipeline('vaihingen', 5)
+rsseg4_protocol_potsdam_pipeline = __pipeline('potsdam', 5)
+rsseg4_protocol_loveda_pipeline = __pipeline('loveda', 7)
+rsseg4_protocol_openearthmap_pipeline = __pipeline(
+    'openearthmap', 9, reduce_zero_label=False)
+
+rsseg4_protocol_vaihingen_test_dataset = __val_dataset(
+    'ISPRSDataset', 'data/vaihingen/', rsseg4_protocol_vaihingen_pipeline,
+    metainfo=dict(classes=rsseg4_protocol_isprs_classes))
+rsseg4_protocol_potsdam_test_dataset = __val_dataset(
+    'PotsdamDataset', 'data/potsdam/', rsseg4_protocol_potsdam_pipeline,
+    metainfo=dict(classes=rsseg4_protocol_isprs_classes))
+rsseg4_protocol_loveda_test_dataset = __val_dataset(
+    'LoveDADataset', 'data/loveDA/', rsseg4_protocol_loveda_pipeline)
+rsseg4_protocol_openearthmap_test_dataset = __val_dataset(
+    'S5OpenEarthMapDataset', 'data/openearthmap/',
+    rsseg4_protocol_openearthmap_pipeline)
 # in the dataset order of rsseg4.py
 rsseg4_protocol_test_datasets = [
     rsseg4_protocol_vaihingen_test_dataset,
