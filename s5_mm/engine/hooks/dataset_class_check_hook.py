@@ -30,8 +30,10 @@ class DatasetClassCheckHook(Hook):
     is the one place heads are checked against datasets. Enabled in every
     shipped config as ``default_hooks.dataset_check`` (set in
     ``configs/_base_/default_hooks.py`` and the configs that define their
-    own ``default_hooks``); ``dataset_check=None`` switches it off, except
-    with :class:`~s5_mm.engine.runner.MultiDatasetValLoop` /
+    own ``default_hooks``). A config that deletes the key
+    (``cfg.default_hooks.pop('dataset_check')``; mmengine refuses ``None``
+    for a hook it does not define itself) runs without it, except with
+    :class:`~s5_mm.engine.runner.MultiDatasetValLoop` /
     ``MultiDatasetTestLoop``, which require it.
     """
 

@@ -178,7 +178,7 @@ def test_loops_need_the_class_check_hook(cfg):
     ::test_val_stops_on_a_dataset_with_another_class_count): without the
     hook they would evaluate a head against a dataset it does not fit."""
     bad = copy.deepcopy(cfg)
-    bad.default_hooks.dataset_check = None
+    del bad.default_hooks['dataset_check']
     for mode in ('val', 'test'):
         runner = Runner.from_cfg(copy.deepcopy(bad))
         loop = 'Val' if mode == 'val' else 'Test'
