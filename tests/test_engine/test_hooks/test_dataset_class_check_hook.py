@@ -1,6 +1,9 @@
 """DatasetClassCheckHook and the head/dataset class-count rules: every head
-of a multi-dataset model is checked against its own dataset; every shipped
-config passes."""
+of a multi-dataset model is checked against its own dataset, for every
+dataset of every loop (train / val / test, segmentation and detection, and
+tools/test.py), before the first iteration; every shipped config has the
+hook and passes. The one build-time check: the multi-dataset loops and the
+models check nothing themselves (their tests moved here)."""
 import copy
 import glob
 import os.path as osp
