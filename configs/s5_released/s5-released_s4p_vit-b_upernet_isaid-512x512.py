@@ -25,3 +25,6 @@ val_dataloader = dict(dataset={{_base_.isaid_test_dataset}})
 test_dataloader = val_dataloader
 val_evaluator = {{_base_.isaid_metric}}
 test_evaluator = val_evaluator
+# stop before the first test iteration if the head's num_classes differs
+# from the dataset's (docs/datasets.md)
+default_hooks = dict(dataset_check=dict(type='DatasetClassCheckHook'))

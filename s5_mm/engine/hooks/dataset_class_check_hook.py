@@ -23,10 +23,18 @@ class DatasetClassCheckHook(Hook):
     ``LoadAnnotationsChecked``. Runs before training (train and, if built,
     val datasets), before validation and before testing, so a wrong head
     stops the run before its first iteration, with an error naming the
-    head, its ``num_classes`` and the dataset. Enabled in every shipped
-    config as ``default_hooks.dataset_check`` (set in
+    head, its ``num_classes`` and the dataset. With the checks of
+    ``LoadAnnotationsChecked`` (every label, at load time) and the offline
+    ``tools/analysis_tools/check_dataset.py`` (same rule,
+    :func:`~s5_mm.datasets.checks.class_counts.class_count_problems`), this
+    is the one place heads are checked against datasets. Enabled in every
+    shipped config as ``default_hooks.dataset_check`` (set in
     ``configs/_base_/default_hooks.py`` and the configs that define their
-    own ``default_hooks``); ``dataset_check=None`` switches it off.
+    own ``default_hooks``). A config that deletes the key
+    (``cfg.default_hooks.pop('dataset_check')``; mmengine refuses ``None``
+    for a hook it does not define itself) runs without it, except with
+    :class:`~s5_mm.engine.runner.MultiDatasetValLoop` /
+    ``MultiDatasetTestLoop``, which require it.
     """
 
     priority = 'VERY_HIGH'

@@ -4,7 +4,6 @@ import logging
 from typing import Dict, Union
 
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS
 from mmengine.runner import BaseLoop, TestLoop, ValLoop
 from mmengine.runner.loops import _parse_losses
@@ -13,6 +12,7 @@ from torch.utils.data import DataLoader
 from s5_mm.datasets.dataset_lookup import (dataset_name_of,  # noqa: F401
                                           find_dataset_cfg,
                                           pipeline_dataset_name)
+from s5_mm.engine.hooks.dataset_class_check_hook import DatasetClassCheckHook
 from s5_mm.evaluation.multi_dataset_metrics import MultiDatasetEvaluator
 
 
@@ -28,6 +28,15 @@ class _PerDatasetLoopMixin:
             raise TypeError(
                 f'{type(self).__name__} needs the {self._mode}_dataloader as '
                 'a config dict (it builds one dataloader per dataset)')
+        if not any(isinstance(hook, DatasetClassCheckHook)
+                   for hook in runner.hooks):
+            raise ValueError(
+                f'{type(self).__name__} needs the DatasetClassCheckHook, '
+                'which checks every head against its dataset before each '
+                f'{self._mode} run: add default_hooks.dataset_check = '
+                "dict(type='DatasetClassCheckHook') to the config (every "
+                'shipped config has it, from configs/_base_/default_hooks.py)'
+            )
         BaseLoop.__init__(self, runner, dataloader)
         if isinstance(evaluator, (dict, list)):
             evaluator = runner.build_evaluator(evaluator)
@@ -44,8 +53,6 @@ class _PerDatasetLoopMixin:
         loader_cfg = {k: v for k, v in dataloader.items() if k != 'dataset'}
         diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         self.dataloaders: Dict[str, DataLoader] = {}
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
         for i, sub in enumerate(datasets):
             name = dataset_name_of(sub, f'{self._mode} dataset {i}')
             if name in self.dataloaders:
@@ -56,8 +63,6 @@ class _PerDatasetLoopMixin:
                     f"{self._mode} dataset '{name}' has no metrics in the "
                     f'{self._mode}_evaluator (it has '
                     f'{evaluator.dataset_names})')
-            if hasattr(model, 'check_dataset_meta'):
-                model.check_dataset_meta(name, sub.metainfo)
             evaluator.set_dataset_meta(name, sub.metainfo)
             self.dataloaders[name] = runner.build_dataloader(
                 dict(loader_cfg, dataset=sub),
@@ -115,9 +120,9 @@ class MultiDatasetValLoop(_PerDatasetLoopMixin, ValLoop):
     dataloader settings, so each dataset keeps its own test pipeline and
     sample count (DDP padding is dropped per dataset). ``val_evaluator``
     must be a :class:`~s5_mm.evaluation.MultiDatasetEvaluator`; metrics are
-    ``{dataset}/{metric}`` plus their mean. If the model has a
-    ``check_dataset_meta(name, metainfo)`` method it is called for every
-    dataset (class count vs head).
+    ``{dataset}/{metric}`` plus their mean. Each head is checked against
+    its dataset by :class:`~s5_mm.engine.hooks.DatasetClassCheckHook`
+    (``before_val`` / ``before_test``), which the loop requires.
 
     Args:
         runner (Runner): The runner.

@@ -16,7 +16,6 @@ from mmrotate.registry import MODELS
 from torch import Tensor, nn
 
 from s5_mm.models.utils.routing import (absent_dataset_loss,
-                                        check_dataset_meta,
                                         check_dataset_names,
                                         extract_routed_feat, get_dataset_ids,
                                         group_by_dataset, prefix_losses,
@@ -152,16 +151,6 @@ class MultiDatasetTwoStageDetector(TwoStageDetector):
                 f'datasets {self.dataset_names}: give one config for all or '
                 'one per dataset')
         return [ConfigDict(copy.deepcopy(c)) for c in cfgs]
-
-    def check_dataset_meta(self, name: str, metainfo: dict) -> None:
-        """Check that dataset ``name`` has a branch whose box head predicts
-        as many classes as the dataset has (called by s5_mm's per-dataset
-        val/test loops; also useful before evaluation)."""
-        check_dataset_meta(
-            name, metainfo, {
-                n: b.roi_head.bbox_head.num_classes
-                for n, b in self.branches.items()
-            }, 'model.num_classes (in dataset_names order)')
 
     # ------------------------------------------------------------ features
     def extract_feat(self,

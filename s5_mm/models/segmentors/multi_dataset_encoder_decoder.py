@@ -13,7 +13,6 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from torch import Tensor
 
 from s5_mm.models.utils.routing import (DATASET_KEY, absent_dataset_loss,
-                                        check_dataset_meta,
                                         check_dataset_names,
                                         dataset_ids_from_names,
                                         extract_routed_feat, get_dataset_ids,
@@ -264,20 +263,6 @@ class MultiDatasetEncoderDecoder(BaseSegmentor):
                     branch.loss_by_feat(select(x, group.index), group.samples),
                     group.name))
         return losses
-
-    def check_dataset_meta(self, name: str, metainfo: dict) -> None:
-        """Raise if dataset ``name`` has no head or its class count differs
-        from the head's (called by the multi-dataset val/test loops).
-
-        Args:
-            name (str): Dataset name (from its ``SetDatasetName``).
-            metainfo (dict): The dataset's metainfo (``classes``).
-        """
-        check_dataset_meta(
-            name, metainfo,
-            {n: h.num_classes
-             for n, h in self.decode_heads.items()},
-            f"model.decode_heads['{name}']")
 
     # --- inference
     def predict(self,

@@ -10,7 +10,10 @@
   (:func:`absent_dataset_loss`), so DDP needs no ``find_unused_parameters``.
 - Loss keys are ``{dataset}/{head loss key}`` like the per-dataset metrics
   (``vaihingen/decode.loss_ce``, ``dior/loss_cls``, ``dior/loss_absent``).
-- A dataset without a head, or with another class count, is a ``ValueError``.
+- Whether every dataset has a head with its class count is not checked
+  here: :class:`~s5_mm.engine.hooks.DatasetClassCheckHook` checks it when
+  the runner starts (rule in :mod:`s5_mm.datasets.checks.class_counts`),
+  ``LoadAnnotationsChecked`` every label when it is loaded.
 """
 import re
 from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
@@ -156,20 +159,3 @@ def absent_dataset_loss(group: DatasetGroup, heads: Iterable[nn.Module],
     params += list(expert_parameters(backbone, group.id))
     zero = sum(p.sum() for p in params if p.requires_grad) * 0.
     return {f'{group.name}/{ABSENT_LOSS}': zero}
-
-
-def check_dataset_meta(name: str, metainfo: Optional[dict],
-                       num_classes: Dict[str, int], head_key: str) -> None:
-    """Raise ``ValueError`` if dataset ``name`` has no head in
-    ``num_classes`` ({dataset: head classes}) or ``metainfo['classes']``
-    differs from its head's; ``head_key`` is the config key to fix."""
-    if name not in num_classes:
-        raise ValueError(
-            f"dataset '{name}' has no head in this model; it has heads for "
-            f'{list(num_classes)} (dataset names in the model config)')
-    classes = (metainfo or {}).get('classes')
-    if classes is not None and len(classes) != num_classes[name]:
-        raise ValueError(
-            f"dataset '{name}' has {len(classes)} classes {tuple(classes)} "
-            f'but its head predicts {num_classes[name]}: set '
-            f'num_classes={len(classes)} in {head_key}')

@@ -171,13 +171,23 @@ def test_dataset_without_metrics(cfg):
         val(bad)
 
 
-def test_class_count_mismatch(cfg):
+def test_loops_need_the_class_check_hook(cfg):
+    """The loops check no class counts themselves (the class-count test
+    that was here, test_class_count_mismatch, moved to
+    tests/test_engine/test_hooks/test_dataset_class_check_hook.py
+    ::test_val_stops_on_a_dataset_with_another_class_count): without the
+    hook they would evaluate a head against a dataset it does not fit."""
     bad = copy.deepcopy(cfg)
-    # a subset of ISPRS classes is valid for the dataset, not for the head
-    bad.val_dataloader.dataset.datasets[0].metainfo = dict(
-        classes=('impervious_surface', 'building', 'low_vegetation'))
-    with pytest.raises(ValueError, match="dataset 'vaihingen' has 3 classes"):
-        val(bad)
+    del bad.default_hooks['dataset_check']
+    for mode in ('val', 'test'):
+        runner = Runner.from_cfg(copy.deepcopy(bad))
+        loop = 'Val' if mode == 'val' else 'Test'
+        with pytest.raises(ValueError, match=(
+                f'MultiDataset{loop}Loop needs the DatasetClassCheckHook, '
+                f'which checks every head against its dataset before each '
+                f'{mode} run: add default_hooks.dataset_check = '
+                r"dict\(type='DatasetClassCheckHook'\) to the config")):
+            getattr(runner, f'{mode}_loop')
 
 
 def test_evaluator_needs_the_loop_and_known_names():

@@ -209,16 +209,6 @@ def test_single_dataset_config_with_plain_vit(repo_root, moe_cfg,
         _loss(model, [train_sets['dota'][0]])
 
 
-def test_check_dataset_meta(tiny_moe_model, test_sets):
-    model = tiny_moe_model
-    model.check_dataset_meta('dior', test_sets['dior'].metainfo)
-    model.check_dataset_meta('dota', test_sets['dota'].metainfo)
-    with pytest.raises(ValueError, match="'dior' has 18 classes.*20"):
-        model.check_dataset_meta('dior', test_sets['dota'].metainfo)
-    with pytest.raises(ValueError, match="'xview' has no head"):
-        model.check_dataset_meta('xview', test_sets['dota'].metainfo)
-
-
 def test_branches_are_plain_two_stage_detectors(tiny_moe_model):
     """A branch is mmdet's TwoStageDetector with an identity backbone: its
     own neck (FPN) sits in ``neck``, checkpoint keys are

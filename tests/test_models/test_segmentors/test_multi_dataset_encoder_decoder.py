@@ -193,12 +193,10 @@ def test_errors(cfg):
     # a label that does not fit its head: stopped at load time, see
     # tests/test_datasets/test_transforms/test_load_annotations_checked.py
     # ::test_label_beyond_the_heads_classes_stops_loading
+    # heads vs datasets: at runner start, see tests/test_engine/test_hooks/
+    # test_dataset_class_check_hook.py
+    # ::test_segmentor_heads_against_named_datasets
     inputs, samples = make_batch(['vaihingen', 'loveda'])
-    with pytest.raises(ValueError, match='set num_classes=7'):
-        model.check_dataset_meta('openearthmap',
-                                 dict(classes=tuple('abcdefg')))
-    with pytest.raises(ValueError, match="dataset 'isaid' has no head"):
-        model.check_dataset_meta('isaid', dict(classes=tuple('ab')))
     with pytest.raises(ValueError, match='pass data samples'):
         model.predict(inputs)
     bad = copy.deepcopy(cfg.model)

@@ -1,12 +1,12 @@
-"""s5_mm.models.utils.routing: the names, groups, absent-dataset term, loss
-keys and meta-check errors both multi-dataset models use."""
+"""s5_mm.models.utils.routing: the names, groups, absent-dataset term and
+loss keys both multi-dataset models use (the class-count check moved to
+tests/test_engine/test_hooks/test_dataset_class_check_hook.py)."""
 import pytest
 import torch
 from mmengine.structures import BaseDataElement
 from torch import nn
 
 from s5_mm.models.utils.routing import (ABSENT_LOSS, absent_dataset_loss,
-                                        check_dataset_meta,
                                         check_dataset_names,
                                         dataset_ids_from_names,
                                         expert_parameters, get_dataset_ids,
@@ -122,16 +122,3 @@ def test_absent_dataset_loss_is_zero_and_reaches_every_parameter():
         moe.layers[0].ffn.shared.parameters()))
     assert moe.experts_11.weight.grad is None
     assert all(p.grad is None for p in frozen.parameters())
-
-
-def test_check_dataset_meta_errors():
-    heads = dict(dior=20, dota=18)
-    check_dataset_meta('dior', dict(classes=tuple('a' * 20)), heads, 'k')
-    check_dataset_meta('dota', None, heads, 'k')  # no classes: nothing to do
-    with pytest.raises(ValueError, match=r"'dior' has 18 classes .* head "
-                       r'predicts 20: set num_classes=18 in model.x\[0\]'):
-        check_dataset_meta('dior', dict(classes=tuple('b' * 18)), heads,
-                           'model.x[0]')
-    with pytest.raises(ValueError, match=r"dataset 'xview' has no head in "
-                       r"this model; it has heads for \['dior', 'dota'\]"):
-        check_dataset_meta('xview', dict(classes=('a', )), heads, 'k')
