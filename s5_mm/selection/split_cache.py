@@ -29,6 +29,7 @@ import logging
 import os
 import os.path as osp
 import tempfile
+import uuid
 from typing import Optional
 
 from mmengine import fileio
@@ -85,7 +86,7 @@ def _open_cached(file: str, key: bytes) -> Optional[PackedPaths]:
         return PackedPaths.open_file(file, key)
     except FileNotFoundError:
         return None
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # broken, or not readable
         print_log(f'split cache: {err}; rebuilding it',
                   logger='current', level=logging.WARNING)
         return None
@@ -94,9 +95,9 @@ def _open_cached(file: str, key: bytes) -> Optional[PackedPaths]:
 def _publish(paths: PackedPaths, file: str, key: bytes) -> None:
     """Write ``paths`` to a temporary file and give it the name ``file``
     unless a valid one is already there (first writer wins)."""
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(file) + '.',
-                               suffix='.tmp', dir=osp.dirname(file))
-    os.close(fd)
+    tmp = f'{file}.{uuid.uuid4().hex[:12]}.tmp'
+    # mode 0o666 minus the umask, as open() gives (mkstemp's is 0o600)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         paths.save(tmp, key)
         try:

@@ -67,6 +67,9 @@ def test_mapped_paths_are_the_raw_files_lines(tmp_path):
         assert isinstance(arr, np.memmap) and not arr.flags.writeable
         assert osp.dirname(arr.filename) == cache
     assert os.listdir(cache) == [osp.basename(paths.data.filename)]
+    umask = os.umask(0o022)
+    os.umask(umask)  # readable as an open()ed file is, not mkstemp's 0o600
+    assert os.stat(paths.data.filename).st_mode & 0o777 == 0o666 & ~umask
     assert osp.getsize(paths.data.filename) == 64 + 5 * 8 + sum(
         len(b) for b in encoded)
     assert paths == read_split(_split(tmp_path))  # same as in memory
