@@ -70,8 +70,9 @@ class PackedPaths(Sequence[str]):
             f.write(memoryview(data))
 
     @classmethod
-    def open_file(cls, file: str, key: Optional[bytes] = None
-                  ) -> 'PackedPaths':
+    def open_file(cls,
+                  file: str,
+                  key: Optional[bytes] = None) -> 'PackedPaths':
         """Map a file written by :meth:`save`, read-only.
 
         The header, the file size and the CRC-32 of the arrays are checked,

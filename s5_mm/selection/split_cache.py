@@ -77,7 +77,8 @@ def _warn_memory(folder: str, err: Exception) -> None:
         'are kept in this process\'s memory (one copy per rank). Set '
         'cache_dir or $S5_MM_CACHE_DIR to a writable local folder to share '
         'them across the ranks of a node.',
-        logger='current', level=logging.WARNING)
+        logger='current',
+        level=logging.WARNING)
 
 
 def _open_cached(file: str, key: bytes) -> Optional[PackedPaths]:
@@ -88,7 +89,8 @@ def _open_cached(file: str, key: bytes) -> Optional[PackedPaths]:
         return None
     except (ValueError, OSError) as err:  # broken, or not readable
         print_log(f'split cache: {err}; rebuilding it',
-                  logger='current', level=logging.WARNING)
+                  logger='current',
+                  level=logging.WARNING)
         return None
 
 

@@ -29,8 +29,9 @@ RAW = ('\ufeff# selected by tools/select_data.py\r\n'
        '/abs/root/d.jpg\n'
        '\n'
        'e/x#y.jpg').encode('utf-8')
-WANT = ['a/0001.jpg', 'b/zürich 2.png', 'c/東京.tif', '/abs/root/d.jpg',
-        'e/x#y.jpg']
+WANT = [
+    'a/0001.jpg', 'b/zürich 2.png', 'c/東京.tif', '/abs/root/d.jpg', 'e/x#y.jpg'
+]
 
 
 @pytest.fixture
@@ -38,8 +39,8 @@ def records():
     """Messages logged to the current MMLogger during the test."""
     logger = MMLogger.get_current_instance()
     got = []
-    handler = type('H', (logging.Handler, ), dict(
-        emit=lambda self, r: got.append(r.getMessage())))()
+    handler = type('H', (logging.Handler, ),
+                   dict(emit=lambda self, r: got.append(r.getMessage())))()
     logger.addHandler(handler)
     yield got
     logger.removeHandler(handler)
@@ -59,8 +60,7 @@ def test_mapped_paths_are_the_raw_files_lines(tmp_path):
     # the packed layout, by hand: UTF-8 bytes concatenated, int64 ends
     encoded = [p.encode('utf-8') for p in WANT]
     assert paths.data.tobytes() == b''.join(encoded)
-    assert paths.ends.tolist() == np.cumsum([len(b) for b in encoded]
-                                            ).tolist()
+    assert paths.ends.tolist() == np.cumsum([len(b) for b in encoded]).tolist()
     assert paths.ends.dtype == np.int64
     # both arrays are read-only maps of one file in the cache folder
     for arr in (paths.data, paths.ends):
@@ -70,8 +70,8 @@ def test_mapped_paths_are_the_raw_files_lines(tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)  # readable as an open()ed file is, not mkstemp's 0o600
     assert os.stat(paths.data.filename).st_mode & 0o777 == 0o666 & ~umask
-    assert osp.getsize(paths.data.filename) == 64 + 5 * 8 + sum(
-        len(b) for b in encoded)
+    assert osp.getsize(
+        paths.data.filename) == 64 + 5 * 8 + sum(len(b) for b in encoded)
     assert paths == read_split(_split(tmp_path))  # same as in memory
 
 
@@ -105,8 +105,8 @@ def test_two_processes_share_the_pages(tmp_path):
     """Another process maps the same file; each page counts half in the
     proportional set size of each (Pss = Rss / 2)."""
     n = 50_000
-    split = _split(tmp_path, ''.join(f'p/{i:08d}.jpg\n'
-                                     for i in range(n)).encode())
+    split = _split(tmp_path,
+                   ''.join(f'p/{i:08d}.jpg\n' for i in range(n)).encode())
     cache = str(tmp_path / 'cache')
     size_kb = (64 + 8 * n + 14 * n) / 1024
     ctx = multiprocessing.get_context('fork')  # forked before any map
@@ -168,16 +168,21 @@ def test_broken_cache_is_detected_and_rebuilt(tmp_path, records, damage):
     assert osp.getsize(file) == size
     assert PackedPaths.open_file(file) == WANT  # rebuilt in place
     said = [r for r in records if file in r and 'rebuilding' in r]
-    assert said and {'truncate': 'truncated', 'flip': 'CRC-32',
-                     'header': 'not a packed-paths'}[damage] in said[0]
+    assert said and {
+        'truncate': 'truncated',
+        'flip': 'CRC-32',
+        'header': 'not a packed-paths'
+    }[damage] in said[0]
 
 
 def _race(split, cache, out):
     paths = map_split(split, cache_dir=cache)
     assert len(paths) == 100_000 and paths[-1] == 'p/00099999.jpg'
     with open('/proc/self/maps') as f:  # the inode this process maps
-        out.put({ln.split()[4] for ln in f
-                 if ln.split()[-1] == paths.data.filename})
+        out.put({
+            ln.split()[4]
+            for ln in f if ln.split()[-1] == paths.data.filename
+        })
 
 
 @pytest.mark.skipif(not osp.exists('/proc/self/maps'),
@@ -186,13 +191,14 @@ def test_racing_ranks_map_one_file(tmp_path):
     """Four processes build the same split's cache at once: one file, no
     temporary file left, every process maps the same inode."""
     n = 100_000
-    split = _split(tmp_path, ''.join(f'p/{i:08d}.jpg\n'
-                                     for i in range(n)).encode())
+    split = _split(tmp_path,
+                   ''.join(f'p/{i:08d}.jpg\n' for i in range(n)).encode())
     cache = str(tmp_path / 'cache')
     ctx = multiprocessing.get_context('fork')
     out = ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(split, cache, out))
-             for _ in range(4)]
+    procs = [
+        ctx.Process(target=_race, args=(split, cache, out)) for _ in range(4)
+    ]
     for p in procs:
         p.start()
     inodes = [out.get(timeout=120) for _ in procs]
@@ -209,22 +215,22 @@ def test_unusable_cache_dir_warns_and_keeps_memory(tmp_path, records):
     not_a_dir.write_text('x')
     paths = map_split(_split(tmp_path), cache_dir=str(not_a_dir))
     assert list(paths) == WANT and not isinstance(paths.data, np.memmap)
-    assert any(str(not_a_dir) in r and 'S5_MM_CACHE_DIR' in r
-               for r in records)
+    assert any(str(not_a_dir) in r and 'S5_MM_CACHE_DIR' in r for r in records)
     with pytest.raises(FileNotFoundError, match='absent.txt'):
         map_split(str(tmp_path / 'absent.txt'), cache_dir=str(tmp_path))
     with pytest.raises(ValueError, match='line 3.*listed twice'):
         map_split(_split(tmp_path, b'a.jpg\nb.jpg\n./a.jpg\n', 'dup.txt'),
                   cache_dir=str(tmp_path / 'c2'))
-    kept = map_split(str(tmp_path / 'dup.txt'), keep_duplicates=True,
+    kept = map_split(str(tmp_path / 'dup.txt'),
+                     keep_duplicates=True,
                      cache_dir=str(tmp_path / 'c2'))
     assert list(kept) == ['a.jpg', 'b.jpg', 'a.jpg']
 
 
 def test_pickle_reopens_the_map(tmp_path):
     n = 20_000
-    split = _split(tmp_path, ''.join(f'p/{i:08d}.jpg\n'
-                                     for i in range(n)).encode())
+    split = _split(tmp_path,
+                   ''.join(f'p/{i:08d}.jpg\n' for i in range(n)).encode())
     paths = map_split(split, cache_dir=str(tmp_path / 'cache'))
     blob = pickle.dumps(paths)
     assert len(blob) < 400  # the file name, not the 360 kB of arrays
@@ -240,15 +246,20 @@ def test_pickle_reopens_the_map(tmp_path):
 
 def _dataset(split, **kwargs):
     init_default_scope('mmseg')
-    return DATASETS.build(dict(type='UnlabeledImageDataset', ann_file=split,
-                               data_root=UNLABELED, **kwargs))
+    return DATASETS.build(
+        dict(type='UnlabeledImageDataset',
+             ann_file=split,
+             data_root=UNLABELED,
+             **kwargs))
 
 
 def test_dataset_maps_pickles_and_names_the_line(tmp_path):
-    split = _split(tmp_path, 'aGrass/a001.jpg\r\n# c\r\naGrass/ñope.jpg\r\n'
-                   .encode('utf-8'))
+    split = _split(
+        tmp_path,
+        'aGrass/a001.jpg\r\n# c\r\naGrass/ñope.jpg\r\n'.encode('utf-8'))
     cache = str(tmp_path / 'cache')
-    ds = _dataset(split, cache_dir=cache,
+    ds = _dataset(split,
+                  cache_dir=cache,
                   pipeline=[dict(type='LoadImageFromFile')])
     assert isinstance(ds.data_bytes, np.memmap)
     assert osp.dirname(ds.data_address.filename) == cache
@@ -261,7 +272,8 @@ def test_dataset_maps_pickles_and_names_the_line(tmp_path):
     assert back.data_bytes.filename == ds.data_bytes.filename
     assert [back.get_data_info(i)['img_path'] for i in range(2)] == [
         osp.join(UNLABELED, 'aGrass/a001.jpg'),
-        osp.join(UNLABELED, 'aGrass/ñope.jpg')]
+        osp.join(UNLABELED, 'aGrass/ñope.jpg')
+    ]
     memory = _dataset(split, map_paths=False)
     assert not isinstance(memory.data_bytes, np.memmap)
     assert np.array_equal(memory.data_bytes, ds.data_bytes)
