@@ -19,7 +19,7 @@ rules:
    the arrays, see :meth:`PackedPaths.open_file`); a truncated or altered
    one is rebuilt, with a warning.
 4. The folder is ``cache_dir``, else ``$S5_MM_CACHE_DIR``, else
-   ``<tempdir>/s5_mm-<uid>/splits``: node-local, one per user. Where it
+   ``<tempdir>/s5_mm-splits-<uid>``: node-local, one per user. Where it
    cannot be written, the paths are kept in the process's memory (one copy
    per rank, as without the cache), with a warning saying what to set.
    Cache files are not deleted; remove the folder to reclaim the space.
@@ -43,11 +43,11 @@ READER_VERSION = b'parse_split 1'
 
 
 def default_cache_dir() -> str:
-    """``$S5_MM_CACHE_DIR``, else ``<tempdir>/s5_mm-<uid>/splits``."""
+    """``$S5_MM_CACHE_DIR``, else ``<tempdir>/s5_mm-splits-<uid>``."""
     if os.environ.get('S5_MM_CACHE_DIR'):
         return os.environ['S5_MM_CACHE_DIR']
     user = os.getuid() if hasattr(os, 'getuid') else os.getlogin()
-    return osp.join(tempfile.gettempdir(), f's5_mm-{user}', 'splits')
+    return osp.join(tempfile.gettempdir(), f's5_mm-splits-{user}')
 
 
 def split_key(local_path: str, keep_duplicates: bool) -> bytes:

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import os.path as osp
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
@@ -281,3 +282,16 @@ def test_dataset_maps_pickles_and_names_the_line(tmp_path):
     assert sub.get_data_info(0)['img_path'].endswith('ñope.jpg')
     assert pickle.loads(pickle.dumps(sub)).get_data_info(0) == \
         sub.get_data_info(0)
+
+
+def test_default_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv('S5_MM_CACHE_DIR', str(tmp_path / 'env'))
+    paths = map_split(_split(tmp_path))
+    assert osp.dirname(paths.data.filename) == str(tmp_path / 'env')
+    monkeypatch.delenv('S5_MM_CACHE_DIR')
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'tmp'))
+    os.mkdir(tmp_path / 'tmp')
+    paths = map_split(_split(tmp_path))
+    folder = osp.dirname(paths.data.filename)
+    assert folder == str(tmp_path / 'tmp' / f's5_mm-splits-{os.getuid()}')
+    assert os.stat(folder).st_mode & 0o777 == 0o700  # this user's only
