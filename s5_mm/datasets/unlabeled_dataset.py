@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 from s5_mm.selection.pool_check import unreadable_reason
+from s5_mm.selection.split_cache import map_split
 from s5_mm.selection.split_file import (IMG_SUFFIXES, PackedPaths,
                                         find_lines, list_images, read_split)
 
@@ -31,7 +32,11 @@ class UnlabeledImageDataset(BaseDataset):
 
     The paths are kept packed (one byte buffer plus offsets, mmengine's
     ``data_bytes`` / ``data_address``), so a 1M-line split costs about its
-    file size per process and forked dataloader workers share it. The build
+    file size. With ``map_paths`` (default) the two arrays are mapped
+    read-only from a cache file of the split
+    (:mod:`s5_mm.selection.split_cache`, keyed on the split file's hash), so
+    all ranks of a node and their workers share one copy; a pickled dataset
+    (spawned workers) maps the file again. The build
     does not look at the images: a listed file that is missing or cannot be
     decoded is an error when it is loaded, naming the file and its split-file
     line (``skip_unreadable=True`` draws another image instead and logs the
@@ -59,6 +64,12 @@ class UnlabeledImageDataset(BaseDataset):
             or cannot be decoded at load time by a random other one (mmengine's
             ``max_refetch``), with a warning that counts them. Defaults to
             False (an error naming the file and its line).
+        map_paths (bool): Map the split file's paths from a cache file
+            shared by the node's processes. False: every rank keeps its own
+            copy in memory. Defaults to True.
+        cache_dir (str, optional): Folder of the cache files; node-local
+            and writable. Defaults to ``$S5_MM_CACHE_DIR``, else a folder in
+            the system's temporary directory.
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`
             (``data_root``, ``pipeline``, ``metainfo``, ``indices``, ...).
     """
@@ -72,6 +83,8 @@ class UnlabeledImageDataset(BaseDataset):
                  backend_args: Optional[dict] = None,
                  keep_duplicates: bool = False,
                  skip_unreadable: bool = False,
+                 map_paths: bool = True,
+                 cache_dir: Optional[str] = None,
                  **kwargs) -> None:
         if not kwargs.get('serialize_data', True):
             raise ValueError('UnlabeledImageDataset always keeps its paths '
@@ -82,6 +95,7 @@ class UnlabeledImageDataset(BaseDataset):
         self.backend_args = backend_args
         self.keep_duplicates = keep_duplicates
         self.skip_unreadable = skip_unreadable
+        self.map_paths, self.cache_dir = map_paths, cache_dir
         self.num_skipped = 0  # in this process
         super().__init__(
             ann_file=ann_file,
@@ -110,8 +124,12 @@ class UnlabeledImageDataset(BaseDataset):
             return PackedPaths.from_strings(
                 list_images(img_dir, self.img_suffix, self.backend_args))
         try:
-            paths = read_split(self.ann_file, self.keep_duplicates,
-                               self.backend_args)
+            if self.map_paths:
+                paths = map_split(self.ann_file, self.keep_duplicates,
+                                  self.backend_args, self.cache_dir)
+            else:
+                paths = read_split(self.ann_file, self.keep_duplicates,
+                                   self.backend_args)
         except FileNotFoundError as e:
             raise FileNotFoundError(
                 f'UnlabeledImageDataset: {e} (ann_file is relative to '
@@ -121,6 +139,22 @@ class UnlabeledImageDataset(BaseDataset):
                 f'UnlabeledImageDataset: split file {self.ann_file!r} lists '
                 'no image.')
         return paths
+
+    def __getstate__(self) -> dict:
+        """Pickle the paths as a :class:`PackedPaths` (a mapped one pickles
+        as its file's name)."""
+        state = self.__dict__.copy()
+        if 'data_bytes' in state:
+            state['data_bytes'] = PackedPaths(state.pop('data_bytes'),
+                                              state.pop('data_address'))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        packed = state.get('data_bytes')
+        if isinstance(packed, PackedPaths):
+            state['data_bytes'], state['data_address'] = packed.data, \
+                packed.ends
+        self.__dict__.update(state)
 
     def load_data_list(self) -> list:
         """Every item as a dict (for inspection; the dataset itself keeps
