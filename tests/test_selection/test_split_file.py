@@ -1,6 +1,4 @@
-"""One split-file rule for the selector and UnlabeledImageDataset, and the
-file modes of atomic writes."""
-import os
+"""One split-file rule for the selector and UnlabeledImageDataset."""
 import os.path as osp
 
 import numpy as np
@@ -10,7 +8,6 @@ from s5_mm.datasets.unlabeled_dataset import UnlabeledImageDataset
 from s5_mm.selection import (IMG_SUFFIXES, list_pool, parse_split_lines,
                              read_split_file, write_split_file)
 from s5_mm.selection.split_file import PackedPaths, parse_split
-from s5_mm.selection.io import atomic_write_text
 
 UNLABELED = 'tests/data/unlabeled'
 TEXT = '# selected by run 3\n\n  a.png  \n#b.png\n   # c.png\nsub/d.png\n'
@@ -53,17 +50,6 @@ def test_duplicates_in_a_pool_list(tmp_path):
     lst.write_text(f'{names[0]}\n# note\n{names[1]}\n{names[0]}\n')
     with pytest.raises(ValueError, match=r'line 4: .* listed twice'):
         list_pool(UNLABELED, str(lst))
-
-
-def test_atomic_writes_take_the_umask_and_keep_it(tmp_path):
-    old = os.umask(0o027)
-    try:
-        atomic_write_text(str(tmp_path / 'x.txt'), 'x')
-        assert os.umask(0o027) == 0o027  # the write did not change it
-    finally:
-        os.umask(old)
-    assert os.stat(tmp_path / 'x.txt').st_mode & 0o777 == 0o640
-    assert os.listdir(tmp_path) == ['x.txt']  # no temporary file left
 
 
 # --- one rule, two readers (issue 22 items 4 and 10): every case below goes
