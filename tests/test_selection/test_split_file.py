@@ -140,30 +140,3 @@ def test_packed_paths_match_a_plain_reference():
     assert paths.nbytes == sum(len(n.encode()) for n in want) + 8 * 3000
     assert PackedPaths.from_strings(want) == paths
 
-
-def test_check_step_names_bad_images_and_lines(tmp_path, monkeypatch):
-    """tools/select_data.py check: every image read once, in parallel; the
-    bad ones with their split-file lines; exit code 1."""
-    monkeypatch.syspath_prepend('tools')
-    import select_data
-    root = tmp_path / 'pool'
-    (root / 'a').mkdir(parents=True)
-    (root / 'a' / 'bad.jpg').write_bytes(b'\xff\xd8 truncated')
-    good = osp.abspath(osp.join(UNLABELED, A))
-    split = tmp_path / 'split.txt'
-    split.write_text(f'{good}\n# c\na/bad.jpg\na/missing.png\n{good[:-8]}'
-                     'a002.jpg\n')
-    work = tmp_path / 'w'
-    rc = select_data.main(['check', '--pool-root', str(root), '--pool-list',
-                           str(split), '--workers', '2', '--work-dir',
-                           str(work)])
-    assert rc == 1
-    rows = [ln.split('\t') for ln in
-            (work / 'rejects.tsv').read_text().splitlines()]
-    assert [(r[0], r[1]) for r in rows] == [('a/bad.jpg', '3'),
-                                           ('a/missing.png', '4')]
-    assert rows[0][2].startswith('cannot be decoded')
-    assert rows[1][2] == 'does not exist'
-    split.write_text(f'{good}\n')
-    assert select_data.main(['check', '--pool-root', str(root),
-                             '--pool-list', str(split)]) == 0
