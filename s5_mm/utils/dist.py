@@ -38,8 +38,12 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
         raise RuntimeError(
             f'--launcher pytorch: environment variables {missing} are not set; '
             'start the job with tools/dist_train.sh (torch.distributed.run)')
-    env_cfg = cfg.setdefault('env_cfg', {})
-    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    # a new dict: ConfigDict.setdefault returns the default it was given,
+    # not the copy it stores, so updating its result changes nothing
+    env_cfg = cfg.get('env_cfg') or {}
+    cfg.env_cfg = dict(env_cfg,
+                       dist_cfg=dict(env_cfg.get('dist_cfg') or {},
+                                     backend='gloo'))
     if not dist.is_initialized():
         dist.init_process_group(
             backend='gloo',

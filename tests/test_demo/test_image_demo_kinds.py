@@ -1,9 +1,9 @@
 """demo/image_demo.py on every shipped config kind: S4P (self and EMA
 teacher), SDF / MDF / MoE-MDF segmentation, SDF / MoE-MDF rotated detection.
 
-Each test shrinks the shipped config (tests/s5mm_tiny_configs.py), saves a
-random-initialised checkpoint and runs the demo on a bundled image. The
-demo's prediction must equal one made without s5_mm's inference code
+Each test shrinks the shipped config (tests/utils/s5mm_tiny_configs.py),
+saves a random-initialised checkpoint and runs the demo on a bundled image.
+The demo's prediction must equal one made without s5_mm's inference code
 (tests/utils/independent_prediction.py: host registry, strict
 ``load_state_dict``, the config's test pipeline, mmseg's
 ``inference_model`` / ``test_step``) from checkpoint weights no fresh

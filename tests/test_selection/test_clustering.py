@@ -4,7 +4,6 @@ import pytest
 
 from s5_mm.selection.clustering import (assign, assign_npy, gpu_available,
                                         train_kmeans)
-from s5_mm.selection.io import iter_npy_chunks
 
 
 def _blobs(n_per, centers, noise, seed=0):
@@ -49,14 +48,6 @@ def test_assign_npy_streamed_equals_brute_force(tmp_path, normalize):
     expected = _brute_force(feats.astype(np.float32), cent, normalize)
     assert ids.tolist() == expected.tolist()
     assert assign(feats, cent, normalize).tolist() == expected.tolist()
-
-
-def test_iter_npy_chunks_covers_file_in_order(tmp_path):
-    x = np.arange(70, dtype=np.float16).reshape(35, 2)
-    np.save(tmp_path / 'a.npy', x)
-    chunks = [c.copy() for c in iter_npy_chunks(str(tmp_path / 'a.npy'), 8)]
-    assert [len(c) for c in chunks] == [8, 8, 8, 8, 3]
-    np.testing.assert_array_equal(np.concatenate(chunks), x)
 
 
 def test_bad_features_are_reported(tmp_path):

@@ -1,5 +1,6 @@
 """One settings object: tool flags, hook arguments and meta.json share
-their defaults (issue 21 item 5)."""
+their defaults (issue 21 item 5); the hook's side is in
+tests/test_engine/test_hooks/test_entropy_diversity_selector_hook.py."""
 import dataclasses
 import json
 import os.path as osp
@@ -32,19 +33,6 @@ def test_tool_defaults_are_the_dataclass_defaults(select_data):
     # the flags of each step are the dataclass fields of that step
     steps = {f.metadata['step'] for f in dataclasses.fields(s)}
     assert steps == {'score', 'cluster', 'select'}
-
-
-def test_hook_takes_the_same_settings():
-    from s5_mm.engine.hooks.entropy_diversity_selector_hook import \
-        EntropyDiversitySelectorHook
-    hook = EntropyDiversitySelectorHook('p', 'l', budget=4, num_clusters=2,
-                                        settings=dict(batch_size=3))
-    assert hook.settings == SelectionSettings(budget=4, num_clusters=2,
-                                              batch_size=3)
-    with pytest.raises(KeyError, match=r"unknown selection setting.*"
-                       r"'batchsize'"):
-        EntropyDiversitySelectorHook('p', 'l', budget=4, num_clusters=2,
-                                     settings=dict(batchsize=3))
 
 
 @pytest.mark.parametrize('bad', [dict(on_error='ignore'), dict(budget=0),

@@ -1,6 +1,4 @@
-"""One split-file rule for the selector and UnlabeledImageDataset, and the
-file modes of atomic writes."""
-import os
+"""One split-file rule for the selector and UnlabeledImageDataset."""
 import os.path as osp
 
 import numpy as np
@@ -10,7 +8,6 @@ from s5_mm.datasets.unlabeled_dataset import UnlabeledImageDataset
 from s5_mm.selection import (IMG_SUFFIXES, list_pool, parse_split_lines,
                              read_split_file, write_split_file)
 from s5_mm.selection.split_file import PackedPaths, parse_split
-from s5_mm.selection.io import atomic_write_text
 
 UNLABELED = 'tests/data/unlabeled'
 TEXT = '# selected by run 3\n\n  a.png  \n#b.png\n   # c.png\nsub/d.png\n'
@@ -53,17 +50,6 @@ def test_duplicates_in_a_pool_list(tmp_path):
     lst.write_text(f'{names[0]}\n# note\n{names[1]}\n{names[0]}\n')
     with pytest.raises(ValueError, match=r'line 4: .* listed twice'):
         list_pool(UNLABELED, str(lst))
-
-
-def test_atomic_writes_take_the_umask_and_keep_it(tmp_path):
-    old = os.umask(0o027)
-    try:
-        atomic_write_text(str(tmp_path / 'x.txt'), 'x')
-        assert os.umask(0o027) == 0o027  # the write did not change it
-    finally:
-        os.umask(old)
-    assert os.stat(tmp_path / 'x.txt').st_mode & 0o777 == 0o640
-    assert os.listdir(tmp_path) == ['x.txt']  # no temporary file left
 
 
 # --- one rule, two readers (issue 22 items 4 and 10): every case below goes
@@ -154,30 +140,3 @@ def test_packed_paths_match_a_plain_reference():
     assert paths.nbytes == sum(len(n.encode()) for n in want) + 8 * 3000
     assert PackedPaths.from_strings(want) == paths
 
-
-def test_check_step_names_bad_images_and_lines(tmp_path, monkeypatch):
-    """tools/select_data.py check: every image read once, in parallel; the
-    bad ones with their split-file lines; exit code 1."""
-    monkeypatch.syspath_prepend('tools')
-    import select_data
-    root = tmp_path / 'pool'
-    (root / 'a').mkdir(parents=True)
-    (root / 'a' / 'bad.jpg').write_bytes(b'\xff\xd8 truncated')
-    good = osp.abspath(osp.join(UNLABELED, A))
-    split = tmp_path / 'split.txt'
-    split.write_text(f'{good}\n# c\na/bad.jpg\na/missing.png\n{good[:-8]}'
-                     'a002.jpg\n')
-    work = tmp_path / 'w'
-    rc = select_data.main(['check', '--pool-root', str(root), '--pool-list',
-                           str(split), '--workers', '2', '--work-dir',
-                           str(work)])
-    assert rc == 1
-    rows = [ln.split('\t') for ln in
-            (work / 'rejects.tsv').read_text().splitlines()]
-    assert [(r[0], r[1]) for r in rows] == [('a/bad.jpg', '3'),
-                                           ('a/missing.png', '4')]
-    assert rows[0][2].startswith('cannot be decoded')
-    assert rows[1][2] == 'does not exist'
-    split.write_text(f'{good}\n')
-    assert select_data.main(['check', '--pool-root', str(root),
-                             '--pool-list', str(split)]) == 0

@@ -1,13 +1,13 @@
 """tools/gpu_check.py: the GPU paths run on the CPU (``--device cpu``, fp32,
-gloo DDP), the report's verdicts from hand-made records, skip reasons."""
+gloo DDP), skip reasons. The report's verdicts from hand-made records are in
+tests/test_utils/test_gpu_check/."""
 import json
 
 import pytest
 from script_runner import run_script
 
-from s5_mm.utils.gpu_check import PATHS, _skip_reason, has_failures
+from s5_mm.utils.gpu_check import PATHS, _skip_reason
 from s5_mm.utils.gpu_check.ddp import PARAM_TOLERANCE
-from s5_mm.utils.gpu_check.probe import LOSS_SCALE_RANGE, summarise
 
 
 @pytest.fixture(scope='module')
@@ -78,41 +78,6 @@ def test_a_failing_path_exits_1_with_its_error(tmp_path):
     assert result['status'] == 'failed'
     assert str(empty) in result['reason'] or 'loveda' in result['reason']
     assert 'Traceback' in result['traceback']
-
-
-def test_faiss_kmeans_path_compares_two_runs():
-    """The faiss path with both sides on the CPU (what faiss-gpu is
-    compared with on a GPU machine; moved from test_clustering's GPU test,
-    which no machine with faiss-cpu ran): same objective, same
-    assignments."""
-    from s5_mm.utils.gpu_check.kmeans import run_faiss_kmeans
-    out = run_faiss_kmeans(num=2000, k=8, gpu=False)
-    assert out['status'] == 'ok', out
-    assert out['inertia_ratio'] == 1.0 and out['assign_agreement'] == 1.0
-
-
-def test_summary_from_a_hand_made_record():
-    record = [dict(losses=dict(loss=1.0, sup_loss=0.5), loss_scale=65536.,
-                   time=10.0),
-              dict(losses=dict(loss=0.8, sup_loss=0.4), loss_scale=32768.,
-                   time=12.0),
-              dict(losses=dict(loss=0.7, sup_loss=0.3), loss_scale=32768.,
-                   time=13.0)]
-    out = summarise(record, 'float16')
-    # iterations 2 and 3 end 2 s and 1 s after the warm-up one: 2 in 3 s
-    assert out['iters_per_s'] == 0.667
-    assert out['losses_finite'] is True and out['last_loss'] == 0.7
-    assert out['loss_scale'] == [32768., 65536.]
-    assert out['loss_scale_in_range'] is True
-    record[1]['losses']['loss'] = float('nan')
-    record[2]['loss_scale'] = LOSS_SCALE_RANGE[0] / 2
-    out = summarise(record, 'float16')
-    assert out['losses_finite'] is False
-    assert out['loss_scale_in_range'] is False
-    report = dict(paths=dict(a=dict(status='ok'), b=dict(status='skipped')))
-    assert not has_failures(report)
-    report['paths']['c'] = dict(status='failed')
-    assert has_failures(report)
 
 
 def test_skip_reasons_on_gpu_machines():
