@@ -15,33 +15,6 @@ EXEMPT = {
     's5_mm/version.py': 'a version string',
 }
 
-# the modules whose mirrored tests are written on branch h21mirA (issue 21,
-# the apis / datasets / evaluation / models half). DELETE THIS SET when that
-# branch is merged: the test below fails on every entry that has its test.
-PENDING_OTHER_BRANCH = {
-    's5_mm/apis/geo_export.py',
-    's5_mm/apis/inference.py',
-    's5_mm/apis/scene_progress.py',
-    's5_mm/apis/scene_source.py',
-    's5_mm/apis/visualization.py',
-    's5_mm/datasets/checks/class_counts.py',
-    's5_mm/datasets/checks/dataset_checker.py',
-    's5_mm/datasets/checks/dataset_walk.py',
-    's5_mm/datasets/checks/report.py',
-    's5_mm/datasets/checks/rotated_labels.py',
-    's5_mm/datasets/checks/seg_labels.py',
-    's5_mm/datasets/dataset_lookup.py',
-    's5_mm/datasets/label_png.py',
-    's5_mm/datasets/transforms/semi_transforms.py',
-    's5_mm/datasets/transforms/set_dataset_name.py',
-    's5_mm/evaluation/in_process_tpfp.py',
-    's5_mm/evaluation/multi_dataset_metrics.py',
-    's5_mm/models/necks/feature2pyramid_ln.py',
-    's5_mm/models/roi_heads/roi_extractors/extended_rotated_roi_extractor.py',
-    's5_mm/models/segmentors/dataset_seg_branch.py',
-    's5_mm/models/segmentors/multi_dataset_seg_tta_model.py',
-}
-
 
 def _modules():
     """Every module of the package (not ``__init__.py``), repo-relative."""
@@ -69,7 +42,7 @@ def test_every_module_has_its_mirrored_test():
     modules = _modules()
     assert len(modules) > 80  # the walk found the package
     missing = [f'{m} -> {mirrored_test(m)}' for m in modules
-               if m not in EXEMPT and m not in PENDING_OTHER_BRANCH
+               if m not in EXEMPT
                and not osp.isfile(osp.join(REPO, mirrored_test(m)))]
     assert missing == [], ('modules without their mirrored test file '
                            '(write it, or add the module to EXEMPT with a '
@@ -80,12 +53,11 @@ def test_exempt_and_pending_entries_are_current():
     """A listed module that is gone, or that has its test by now, is a stale
     entry: remove it from the list."""
     modules = set(_modules())
-    for module in sorted(set(EXEMPT) | PENDING_OTHER_BRANCH):
+    for module in sorted(EXEMPT):
         assert module in modules, f'{module}: no such module'
         assert not osp.isfile(osp.join(REPO, mirrored_test(module))), (
             f'{module} has {mirrored_test(module)}: remove it from '
-            'EXEMPT / PENDING_OTHER_BRANCH')
-    assert not set(EXEMPT) & PENDING_OTHER_BRANCH
+            'EXEMPT')
 
 
 def _import_name(path: str) -> str:
