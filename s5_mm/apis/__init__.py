@@ -19,10 +19,12 @@ from .large_scene import (classwise_rotated_nms,
 from .scene_sink import (NODATA, ArrayBoxSink, ArrayLabelSink, FileBoxSink,
                          RasterLabelSink)
 from .scene_source import ArraySource, RasterSource, scene_env
+from .tool_config import load_tool_config
 from .visualization import (blend_segmentation, downscale_for_drawing,
                             draw_rotated_boxes)
 
 __all__ = [
+    'load_tool_config',
     'dataset_metainfo', 'dataset_names', 'find_dataset', 'find_dataset_cfg',
     'iter_dataset_cfgs', 'pipeline_dataset_name', 'build_inference_pipeline',
     'inference_image', 'inference_images', 'init_model', 'init_predictor',

@@ -16,6 +16,7 @@ from .quota import allocate, largest_remainder, select_low_entropy
 from .scoring import FeatureRecorder, build_scoring_pipeline, score_batch
 from .settings import SelectionSettings
 from .shard_scorer import ShardScorer, score_shards
+from .split_cache import default_cache_dir, map_split
 from .split_file import (IMG_SUFFIXES, PackedPaths, list_pool, parse_split,
                          parse_split_lines, read_split, read_split_file,
                          write_split_file)
@@ -29,5 +30,6 @@ __all__ = [
     'IMG_SUFFIXES', 'largest_remainder', 'allocate', 'select_low_entropy',
     'FeatureRecorder', 'build_scoring_pipeline', 'score_batch',
     'SelectionSettings', 'ShardScorer', 'score_shards', 'check_pool',
-    'PackedPaths', 'parse_split', 'read_split'
+    'PackedPaths', 'parse_split', 'read_split', 'map_split',
+    'default_cache_dir'
 ]
