@@ -77,6 +77,11 @@ class EntropyDiversitySelectorHook(Hook):
         if not interval and not after_training:
             raise ValueError('EntropyDiversitySelectorHook would never run: '
                              'set interval > 0 or after_training=True')
+        twice = sorted({'budget', 'num_clusters'} & set(settings or {}))
+        if twice:
+            raise KeyError(f'EntropyDiversitySelectorHook: {twice} given both '
+                           'as arguments and in settings=dict(...); set them '
+                           'once, as the hook\'s arguments')
         self.pool_root, self.pool_list = pool_root, pool_list
         self.labeled_root, self.labeled_list = labeled_root, labeled_list
         self.settings = SelectionSettings.from_dict(

@@ -25,6 +25,10 @@ def test_hook_takes_the_same_settings():
                        r"'batchsize'"):
         EntropyDiversitySelectorHook('p', 'l', budget=4, num_clusters=2,
                                      settings=dict(batchsize=3))
+    # a setting given twice is refused, not silently overridden
+    with pytest.raises(KeyError, match=r"\['budget'\] given both"):
+        EntropyDiversitySelectorHook('p', 'l', budget=4, num_clusters=2,
+                                     settings=dict(budget=9))
 
 
 @pytest.mark.parametrize('kwargs,message', [
