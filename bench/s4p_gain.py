@@ -568,9 +568,11 @@ def summarise(name: str, per_seed: List[dict], arms: List[str],
 def print_table(name: str, res: dict, classes: List[str]) -> None:
     """Human-readable gains: mean [95% t interval], win share."""
     print(f'\n{name}: test mIoU gain over supervised, {len(res["seeds"])} '
-          'paired seeds, mean [95% t CI] (bootstrap CI) wins')
+          'paired seeds, mean [95% t CI] (bootstrap CI) {95% rerun '
+          'interval: where a rerun on another machine lands} wins')
     fmt = ('{mean:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] ({boot_ci[0]:+.2f}, '
-           '{boot_ci[1]:+.2f}) {win_share:.0%}')
+           '{boot_ci[1]:+.2f}) {{{rerun[0]:+.2f}, {rerun[1]:+.2f}}} '
+           '{win_share:.0%}')
     for arm, g in res['gains'].items():
         print(f'  {arm:13s} mIoU     {fmt.format(**g["miou"])}')
         print(f'  {arm:13s} minority {fmt.format(**g["minority"])}')
@@ -667,6 +669,7 @@ def headline(out: dict) -> dict:
     for arm, g in vs_fm.items():
         head[f'{arm}_vs_fixmatch_gain_mean'] = g['miou']['mean']
         head[f'{arm}_vs_fixmatch_gain_ci'] = g['miou']['ci']
+        head[f'{arm}_vs_fixmatch_gain_rerun'] = g['miou']['rerun']
     real = out.get('real', {}).get('gains', {})
     options = [a for a in OPTIONS if a in syn] or [a for a in OPTIONS
                                                    if a in real]

@@ -41,14 +41,18 @@ def load(path: str) -> dict:
 
 
 def gains(run: dict) -> Iterator[Tuple[str, dict]]:
-    """(name, paired summary) of every gain of a run."""
+    """(name, paired summary) of every gain of a run: each arm over
+    ``supervised`` and each option over ``fixmatch``."""
     for task in run['config']['tasks']:
         classes = len(next(iter(run[task]['gains'].values()))['per_class'])
-        for arm, g in run[task]['gains'].items():
-            yield f'{task}/{arm}/mIoU', g['miou']
-            yield f'{task}/{arm}/minority', g['minority']
-            for k in range(classes):
-                yield f'{task}/{arm}/class{k}', g['per_class'][k]
+        against = [('', run[task]['gains']),
+                   ('-fixmatch', run[task].get('options_vs_fixmatch', {}))]
+        for suffix, arms in against:
+            for arm, g in arms.items():
+                yield f'{task}/{arm}{suffix}/mIoU', g['miou']
+                yield f'{task}/{arm}{suffix}/minority', g['minority']
+                for k in range(classes):
+                    yield f'{task}/{arm}{suffix}/class{k}', g['per_class'][k]
 
 
 def welch_interval(a: dict, b: dict, level: float = 0.95) -> List[float]:
