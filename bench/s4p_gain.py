@@ -39,15 +39,17 @@ Runs are deterministic on one machine and thread count, but another float
 order (another CPU, oneDNN version or ``--threads``) moves single runs by
 several mIoU. So the claims are paired gains (arm minus ``supervised`` of
 the same seed and warm-up) over the seeds, each with its mean, 95% t and
-bootstrap intervals, the share of seeds the arm wins, for the mIoU, the
-minority classes and every class (``bench/paired_stats.py``). A sensitivity
+bootstrap intervals, the 95% rerun interval (where the mean of a rerun
+on another machine lands: ``mean +- t sd sqrt(2/n)``), the share of seeds
+the arm wins, for the mIoU, the minority classes and every class
+(``bench/paired_stats.py``). A sensitivity
 probe reruns every arm of ``--probe-seeds`` from the warm-up weights moved
 by one ulp (``torch.nextafter``): how far each arm moves is the noise
 floor. The JSON (last line) holds the machine (CPU model, torch and oneDNN
 versions, threads, deterministic-algorithms mode) and the headline keys
-``fixmatch_gain_mean/ci``, ``class_weight_gain_mean/ci``,
-``class_weight_minority_gain_ci``, ``real_best_gain_ci``, ``seeds``,
-``noise_floor``; for the synthetic task also the accuracy of the teacher's
+``fixmatch_gain_mean/ci/rerun``, ``class_weight_gain_mean/ci/rerun``,
+``class_weight_minority_gain_ci/rerun``, ``class_weight_vs_fixmatch_gain_*``,
+``real_best_gain_ci/rerun``, ``seeds``, ``noise_floor``; for the synthetic task also the accuracy of the teacher's
 confident pseudo-labels against the true labels and their minority share
 at 5 points of training, and ``unsup_conf_ratio`` over time.
 
@@ -61,10 +63,10 @@ at 5 points of training, and ``unsup_conf_ratio`` over time.
     python bench/s4p_gain.py --seeds 0 1 2 3 4 --reuse &
     python bench/s4p_gain.py --reuse
 
-Cost: about 600 s of one core for the default run (see docs/s4p.md for the
-measured wall times). Per-seed raw results go to
-``<work-dir>/<task>/seed<k>/results.json``; use another ``--work-dir`` for a
-rerun with other threads. Numbers and logs: docs/s4p.md,
+Cost: 969 s of one core for the default run (20 seeds; 1784 s of CPU over
+two threads for the ``--threads 2`` rerun; docs/s4p.md). Per-seed raw
+results go to ``<work-dir>/<task>/seed<k>/results.json``; use another
+``--work-dir`` for a rerun with other threads. Numbers and logs: docs/s4p.md,
 ``bench/results/s4p_gain*.log`` / ``.json``.
 """
 import argparse
