@@ -10,8 +10,13 @@ from mmengine.config import Config
 from s5_mm.utils.dist import prepare_cpu_distributed
 
 ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
-no_cuda = pytest.mark.skipif(torch.cuda.is_available(),
-                             reason='the CPU path is taken without CUDA only')
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """What the function asks torch is answered as on a CPU-only machine,
+    so the CPU path is tested on GPU machines too."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
 
 
 def test_single_process_runs_are_left_alone():
@@ -29,8 +34,7 @@ def test_gpu_machines_are_left_alone(monkeypatch):
     assert prepare_cpu_distributed(cfg) is False and 'env_cfg' not in cfg
 
 
-@no_cuda
-def test_launchers_and_environment_are_checked(monkeypatch):
+def test_launchers_and_environment_are_checked(monkeypatch, no_cuda):
     with pytest.raises(RuntimeError, match='--launcher slurm needs GPUs'):
         prepare_cpu_distributed(Config(dict(launcher='slurm')))
     for key in ENV:
@@ -42,10 +46,10 @@ def test_launchers_and_environment_are_checked(monkeypatch):
         prepare_cpu_distributed(Config(dict(launcher='pytorch')))
 
 
-@no_cuda
-def test_gloo_group_and_wrapper_config(monkeypatch):
-    if dist.is_initialized():
-        pytest.skip('a process group exists in this process')
+def test_gloo_group_and_wrapper_config(monkeypatch, no_cuda):
+    assert not dist.is_initialized(), (
+        'an earlier test left a process group in this pytest process; '
+        'destroy it there (tests start groups in worker processes)')
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
