@@ -83,9 +83,11 @@ def main() -> None:
     args = parser.parse_args()
     ref, new = load(args.reference), load(args.rerun)
     new_gains = dict(gains(new))
-    inside, outside, outside_ci, differ = [], [], [], []
+    inside, outside, outside_ci, differ, missing = [], [], [], [], []
     for name, r in gains(ref):
-        if name not in new_gains:
+        if name not in new_gains:  # another --tasks / --arms: said, counted
+            missing.append(name)
+            print(f'{name:32s} not in the rerun ({args.rerun})')
             continue
         n = new_gains[name]
         mean = n['mean']
@@ -107,6 +109,7 @@ def main() -> None:
     ]
     print(json.dumps(dict(inside=len(inside), outside=outside,
                           outside_t_interval=outside_ci, means_differ=differ,
+                          not_in_rerun=missing,
                           reference=machines[0], rerun=machines[1])))
 
 

@@ -31,3 +31,27 @@ def test_gains_walks_arms_and_options_against_fixmatch():
         f'synthetic/{a}/{g}' for a in ('fixmatch', 'class_weight',
                                        'class_weight-fixmatch')
         for g in ('mIoU', 'minority', 'class0', 'class1')]
+
+
+def test_gains_absent_from_the_rerun_are_named(tmp_path, monkeypatch, capsys):
+    import json
+
+    import s4p_gain_compare
+    s = paired_summary([1.0, 2.0, 3.0])
+    arm = dict(miou=s, minority=s, per_class=[s])
+    machine = dict(cpu_model='x', torch='t', onednn='o', threads=1)
+
+    def run(arms):
+        return dict(config=dict(tasks=['synthetic']), machine=machine,
+                    synthetic=dict(gains={a: arm for a in arms}))
+
+    ref, new = tmp_path / 'ref.json', tmp_path / 'new.json'
+    ref.write_text(json.dumps(run(['fixmatch', 'class_weight'])))
+    new.write_text(json.dumps(run(['fixmatch'])))
+    monkeypatch.setattr(sys, 'argv', ['x', str(ref), str(new)])
+    s4p_gain_compare.main()
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out['inside'] == 3  # fixmatch's mIoU, minority, class0
+    assert out['not_in_rerun'] == [
+        'synthetic/class_weight/mIoU', 'synthetic/class_weight/minority',
+        'synthetic/class_weight/class0']
